@@ -1,0 +1,82 @@
+"""``python -m bot``: start the bot. The settings are built here, once, and passed down."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("bot")
+
+EXIT_CONFIG = 2
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Discord bot: portrait + voice note -> talking-head video (DashScope EMO).",
+    )
+    parser.add_argument(
+        "command", nargs="?", default="run", choices=["run"], help="what to do (default: run)"
+    )
+    return parser.parse_args(argv)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # discord.py's own INFO chatter (gateway, rate limits) is useful; its DEBUG is not.
+    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLogger().level))
+
+
+async def _serve(settings: Settings) -> int:
+    # Imported here so a configuration error is reported without loading discord.py.
+    import discord
+
+    from bot.app import open_core
+    from bot.wiring import run_bot
+
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    loop = asyncio.get_running_loop()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        # Cancelling unwinds every context: shielded row writes finish, the database closes.
+        loop.add_signal_handler(stop_signal, main_task.cancel)
+    try:
+        async with open_core(settings) as core:
+            await run_bot(core)
+    except discord.LoginFailure:
+        print(
+            "Configuration error: DISCORD_TOKEN was rejected by Discord (see .env.example)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    except asyncio.CancelledError:
+        log.info("stopped by signal; unfinished jobs resume on the next start")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.emo_log_level)
+    try:
+        return asyncio.run(_serve(settings))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Assembles the core (store, provider, media, service) from the settings. No Discord here."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+from pydantic import SecretStr
+
+from bot.jobs.preparation import InputPreparer, PreparationLimits
+from bot.jobs.service import AnimateService, EngineLimits
+from bot.jobs.store import JobStore
+from bot.media.hosting import DashScopeTemporaryHost
+from bot.provider.client import DashScopeClient
+from bot.settings import ProviderKind, Settings
+
+log = logging.getLogger(__name__)
+
+SIMULATOR_KEY = "sk-simulator"
+
+
+@dataclass(frozen=True)
+class Core:
+    """Everything the edges need, built once per process."""
+
+    settings: Settings
+    store: JobStore
+    service: AnimateService
+    session: aiohttp.ClientSession
+
+
+@contextlib.asynccontextmanager
+async def open_core(settings: Settings) -> AsyncIterator[Core]:
+    """Open the database, the HTTP session and (if asked) the in-process simulator."""
+    async with contextlib.AsyncExitStack() as stack:
+        base_url, api_key = str(settings.dashscope_base_url), settings.dashscope_api_key
+        if settings.emo_provider is ProviderKind.SIMULATOR:
+            base_url = await stack.enter_async_context(_in_process_simulator())
+            api_key = api_key or SecretStr(SIMULATOR_KEY)
+        assert api_key is not None  # the settings refuse a missing key for the real provider
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
+        )
+        store = JobStore(settings.database_path)
+        await store.open()
+        stack.push_async_callback(store.close)
+        client = DashScopeClient(
+            session, base_url, api_key, timeout_seconds=settings.emo_http_timeout_seconds
+        )
+        preparer = InputPreparer(
+            session=session,
+            client=client,
+            host=DashScopeTemporaryHost(client),
+            media_dir=settings.media_dir,
+            limits=PreparationLimits(
+                allowed_hosts=frozenset(settings.emo_attachment_hosts),
+                max_input_bytes=settings.emo_max_input_bytes,
+                provider_retries=settings.emo_provider_retries,
+            ),
+        )
+        service = AnimateService(
+            store=store,
+            client=client,
+            preparer=preparer,
+            session=session,
+            limits=EngineLimits(
+                poll_min_seconds=settings.emo_poll_min_seconds,
+                poll_max_seconds=settings.emo_poll_max_seconds,
+                provider_retries=settings.emo_provider_retries,
+                max_result_bytes=settings.emo_max_result_bytes,
+            ),
+        )
+        stack.push_async_callback(service.close)
+        yield Core(settings=settings, store=store, service=service, session=session)
+
+
+@contextlib.asynccontextmanager
+async def _in_process_simulator() -> AsyncIterator[str]:
+    # Imported here: the simulator's detector is an optional extra.
+    from bot.simulator import Simulator
+
+    simulator = Simulator()
+    await simulator.start(host="127.0.0.1", port=0)
+    log.warning("EMO_PROVIDER=simulator: videos are simulated locally at %s", simulator.base_url)
+    try:
+        yield simulator.base_url
+    finally:
+        await simulator.close()

@@ -1,0 +1,110 @@
+"""Typed rows and requests for jobs."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.jobs.states import JobState
+
+
+class Style(enum.StrEnum):
+    """EMO's ``style_level``: how lively the motion is."""
+
+    NORMAL = "normal"
+    CALM = "calm"
+    ACTIVE = "active"
+
+
+class Framing(enum.StrEnum):
+    """The detector's ``ratio``: a head shot (512×512) or half body (512×704)."""
+
+    HEAD = "1:1"
+    HALF_BODY = "3:4"
+
+
+class InputRef(BaseModel):
+    """Where a member's upload can be fetched; the declared fields are never trusted."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    declared_size: int = Field(ge=0)
+
+
+class AnimateRequest(BaseModel):
+    """What the edge (Discord, CLI) hands the core to start a job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    locale: str = "en-US"
+    image: InputRef
+    audio: InputRef
+    style: Style = Style.NORMAL
+    framing: Framing = Framing.HEAD
+    upload_limit_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+
+class Box(BaseModel):
+    """A pixel box ``[x1, y1, x2, y2]`` as the provider writes it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+
+    def as_list(self) -> list[int]:
+        return [self.x1, self.y1, self.x2, self.y2]
+
+    @classmethod
+    def from_list(cls, values: list[int]) -> Box:
+        x1, y1, x2, y2 = values
+        return cls(x1=x1, y1=y1, x2=x2, y2=y2)
+
+
+class Job(BaseModel):
+    """One row of the ``jobs`` table."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    state: JobState
+    attempt: int = 0
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    locale: str
+    style: Style
+    framing: Framing
+    upload_limit_bytes: int
+    image_source_url: str
+    audio_source_url: str
+    audio_seconds: float | None = None
+    image_url: str | None = None  # re-hosted, provider-reachable
+    audio_url: str | None = None
+    face_box: Box | None = None
+    ext_box: Box | None = None
+    task_id: str | None = None
+    result_url: str | None = None
+    video_seconds: float | None = None
+    cost_usd: float | None = None
+    message_id: int | None = None
+    error_key: str | None = None
+    error_detail: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None = None
+    finished_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+    @property
+    def delivery_nonce(self) -> str:
+        """Discord deduplicates sends with the same nonce: one per job, at most 25 chars."""
+        return f"emo-job-{self.id}"

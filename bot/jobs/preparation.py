@@ -1,0 +1,167 @@
+"""Turning a member's two attachments into provider-ready inputs, before any money is spent."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from bot.errors import UserFacingError
+from bot.jobs.models import Box, Job
+from bot.media.audio import PreparedAudio, prepare_audio
+from bot.media.download import DownloadError, DownloadTooLargeError, download_to_file
+from bot.media.hosting import MediaHost
+from bot.media.image import PreparedImage, prepare_image
+from bot.messages import MessageKey
+from bot.provider.client import DashScopeClient, with_retries
+from bot.provider.errors import ProviderInputError
+from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL
+
+log = logging.getLogger(__name__)
+
+MAX_AUDIO_SECONDS = 60.0
+
+# What the detector's refusal codes mean for the member (spec section 1).
+_DETECTION_MESSAGES: dict[str, MessageKey] = {
+    "InvalidFile.NoHuman": MessageKey.NO_FACE,
+    "InvalidFile.MultiHuman": MessageKey.SEVERAL_FACES,
+    "InvalidFile.BodyProportion": MessageKey.FACE_FRAMING,
+    "InvalidFile.FacePose": MessageKey.FACE_FRAMING,
+    "InvalidFile.FullFace": MessageKey.FACE_FRAMING,
+    "InvalidFile.FrontBody": MessageKey.FACE_FRAMING,
+    "InvalidFile.Value": MessageKey.FACE_FRAMING,
+    "InvalidFile.FullBody": MessageKey.NEEDS_HALF_BODY,
+    "DataInspectionFailed": MessageKey.CONTENT_REFUSED,
+}
+
+
+def refusal_for(error: ProviderInputError) -> UserFacingError:
+    """The member-facing refusal for a provider's input error."""
+    key = _DETECTION_MESSAGES.get(error.code)
+    if key is None:
+        return UserFacingError(MessageKey.IMAGE_REFUSED, reason=error.code)
+    return UserFacingError(key)
+
+
+@dataclass(frozen=True)
+class PreparedInputs:
+    audio_seconds: float
+    image_url: str  # for emo-v1
+    audio_url: str
+    face_box: Box
+    ext_box: Box
+
+
+@dataclass(frozen=True)
+class PreparationLimits:
+    allowed_hosts: Collection[str]
+    max_input_bytes: int
+    max_pixels: int = 50_000_000
+    provider_retries: int = 4
+    retry_base_delay: float = 1.0
+
+
+class InputPreparer:
+    """Downloads, converts, re-hosts and checks the face for one job."""
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        client: DashScopeClient,
+        host: MediaHost,
+        media_dir: Path,
+        limits: PreparationLimits,
+    ) -> None:
+        self._session = session
+        self._client = client
+        self._host = host
+        self._media_dir = media_dir
+        self._limits = limits
+
+    def job_dir(self, job_id: int) -> Path:
+        return self._media_dir / f"job-{job_id}"
+
+    async def prepare(self, job: Job) -> PreparedInputs:
+        """Run every check; raise UserFacingError (or a ProviderError) when one fails."""
+        folder = self.job_dir(job.id)
+        # Our own names only: a member's filename never reaches the filesystem.
+        image_source, audio_source = folder / "image.source", folder / "audio.source"
+        await asyncio.gather(
+            self._fetch(job.image_source_url, image_source, what="image"),
+            self._fetch(job.audio_source_url, audio_source, what="audio"),
+        )
+        image, audio = await asyncio.gather(
+            asyncio.to_thread(
+                prepare_image,
+                image_source,
+                folder / "image.jpg",
+                max_pixels=self._limits.max_pixels,
+            ),
+            asyncio.to_thread(
+                prepare_audio, audio_source, folder / "audio.mp3", max_seconds=MAX_AUDIO_SECONDS
+            ),
+        )
+        detect_url, image_url, audio_url = await self._publish(job, image, audio)
+        try:
+            detection = await with_retries(
+                lambda: self._client.detect_face(detect_url, ratio=job.framing.value),
+                retries=self._limits.provider_retries,
+                base_delay=self._limits.retry_base_delay,
+            )
+        except ProviderInputError as error:
+            log.info("job %d face check refused: %s", job.id, error.code)
+            raise refusal_for(error) from None
+        return PreparedInputs(
+            audio_seconds=audio.seconds,
+            image_url=image_url,
+            audio_url=audio_url,
+            face_box=Box.from_list(detection.face_bbox),
+            ext_box=Box.from_list(detection.ext_bbox),
+        )
+
+    async def _fetch(self, url: str, destination: Path, *, what: str) -> None:
+        try:
+            await download_to_file(
+                self._session,
+                url,
+                destination,
+                max_bytes=self._limits.max_input_bytes,
+                allowed_hosts=self._limits.allowed_hosts,
+            )
+        except DownloadTooLargeError:
+            raise UserFacingError(
+                MessageKey.FILE_TOO_LARGE,
+                what=what,
+                limit_mb=round(self._limits.max_input_bytes / 1024 / 1024),
+            ) from None
+        except DownloadError as error:
+            log.info("download of the %s failed: %s", what, error)
+            raise UserFacingError(MessageKey.ATTACHMENT_UNAVAILABLE, what=what) from None
+
+    async def _publish(
+        self, job: Job, image: PreparedImage, audio: PreparedAudio
+    ) -> tuple[str, str, str]:
+        """Upload the image once per model (URLs are bound to one model) and the audio once."""
+        image_bytes, audio_bytes = await asyncio.gather(
+            asyncio.to_thread(image.path.read_bytes), asyncio.to_thread(audio.path.read_bytes)
+        )
+
+        return await asyncio.gather(
+            self._publish_one(image_bytes, DETECT_MODEL, f"job{job.id}-face.jpg", "image/jpeg"),
+            self._publish_one(image_bytes, SYNTHESIS_MODEL, f"job{job.id}-face.jpg", "image/jpeg"),
+            self._publish_one(audio_bytes, SYNTHESIS_MODEL, f"job{job.id}-voice.mp3", "audio/mpeg"),
+        )
+
+    async def _publish_one(self, data: bytes, model: str, filename: str, content_type: str) -> str:
+        return await with_retries(
+            lambda: self._host.publish(
+                data, model=model, filename=filename, content_type=content_type
+            ),
+            retries=self._limits.provider_retries,
+            base_delay=self._limits.retry_base_delay,
+        )

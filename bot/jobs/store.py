@@ -1,0 +1,297 @@
+"""The job store: SQLite through aiosqlite, the single source of truth for every job."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from pydantic import BaseModel, ConfigDict
+
+from bot.jobs.models import AnimateRequest, Box, Job
+from bot.jobs.states import JobState, check_transition
+
+log = logging.getLogger(__name__)
+
+# Each entry upgrades the schema by one version; never edit a released entry, append instead.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        state TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        guild_id INTEGER,
+        channel_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        locale TEXT NOT NULL,
+        style TEXT NOT NULL,
+        framing TEXT NOT NULL,
+        upload_limit_bytes INTEGER NOT NULL,
+        image_source_url TEXT NOT NULL,
+        audio_source_url TEXT NOT NULL,
+        audio_seconds REAL,
+        image_url TEXT,
+        audio_url TEXT,
+        face_box TEXT,
+        ext_box TEXT,
+        task_id TEXT UNIQUE,
+        result_url TEXT,
+        video_seconds REAL,
+        cost_usd REAL,
+        message_id INTEGER,
+        error_key TEXT,
+        error_detail TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        submitted_at TEXT,
+        finished_at TEXT,
+        delivered_at TEXT
+    );
+    CREATE INDEX jobs_by_state ON jobs (state, id);
+    CREATE TABLE job_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id INTEGER NOT NULL REFERENCES jobs (id),
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX job_events_by_job ON job_events (job_id, id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+_BOX_COLUMNS = frozenset({"face_box", "ext_box"})
+
+
+class JobUpdate(BaseModel):
+    """Columns a transition may change; unset fields are left as they are."""
+
+    model_config = ConfigDict(frozen=True)
+
+    attempt: int | None = None
+    audio_seconds: float | None = None
+    image_url: str | None = None
+    audio_url: str | None = None
+    face_box: Box | None = None
+    ext_box: Box | None = None
+    task_id: str | None = None
+    result_url: str | None = None
+    video_seconds: float | None = None
+    cost_usd: float | None = None
+    message_id: int | None = None
+    error_key: str | None = None
+    error_detail: str | None = None
+    submitted_at: datetime | None = None
+    finished_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+class StaleJobStateError(RuntimeError):
+    """The row was no longer in the expected state: another worker moved it first."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _encode(column: str, value: object) -> object:
+    if value is None:
+        return None
+    if column in _BOX_COLUMNS and isinstance(value, Box):
+        return json.dumps(value.as_list())
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _decode_row(row: aiosqlite.Row) -> Job:
+    data: dict[str, Any] = dict(row)
+    for column in _BOX_COLUMNS:
+        if data[column] is not None:
+            data[column] = Box.from_list(json.loads(data[column]))
+    return Job.model_validate(data)
+
+
+class JobStore:
+    """Reads and writes job rows. Every state change is a compare-and-set on the row."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._db: aiosqlite.Connection | None = None
+        # One connection is shared by many coroutines: transactions must not interleave.
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(self._path, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        # Several bot processes may share one database; wait for a lock instead of failing.
+        await db.execute("PRAGMA busy_timeout=10000")
+        await db.execute("PRAGMA foreign_keys=ON")
+        self._db = db
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("JobStore.open() was not awaited")
+        return self._db
+
+    async def _migrate(self) -> None:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            version = (await (await db.execute("PRAGMA user_version")).fetchone() or (0,))[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {number}")
+                log.info("database migrated to schema version %d", number)
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+
+    async def schema_version(self) -> int:
+        row = await (await self.db.execute("PRAGMA user_version")).fetchone()
+        return int(row[0]) if row else 0
+
+    async def create(self, request: AnimateRequest) -> Job:
+        """Write the row for a new job in state RECEIVED."""
+        now = utcnow().isoformat()
+        async with self._write_lock:
+            job_id = await self._insert_job(request, now)
+        return await self.get(job_id)
+
+    async def _insert_job(self, request: AnimateRequest, now: str) -> int:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = await db.execute(
+                """
+            INSERT INTO jobs (state, guild_id, channel_id, user_id, locale, style, framing,
+                              upload_limit_bytes, image_source_url, audio_source_url,
+                              created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+                (
+                    JobState.RECEIVED.value,
+                    request.guild_id,
+                    request.channel_id,
+                    request.user_id,
+                    request.locale,
+                    request.style.value,
+                    request.framing.value,
+                    request.upload_limit_bytes,
+                    request.image.url,
+                    request.audio.url,
+                    now,
+                    now,
+                ),
+            )
+            job_id = cursor.lastrowid
+            assert job_id is not None
+            await db.execute(
+                "INSERT INTO job_events (job_id, from_state, to_state, attempt, at)"
+                " VALUES (?, NULL, ?, 0, ?)",
+                (job_id, JobState.RECEIVED.value, now),
+            )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return job_id
+
+    async def get(self, job_id: int) -> Job:
+        cursor = await self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        row = await cursor.fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        return _decode_row(row)
+
+    async def in_states(self, states: Sequence[JobState]) -> list[Job]:
+        """Jobs in any of ``states``, oldest first."""
+        marks = ",".join("?" for _ in states)
+        cursor = await self.db.execute(
+            f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY id",
+            [state.value for state in states],
+        )
+        return [_decode_row(row) for row in await cursor.fetchall()]
+
+    async def transition(self, job: Job, target: JobState, update: JobUpdate | None = None) -> Job:
+        """Move ``job`` to ``target`` if its row is still in ``job.state``; return the new row."""
+        check_transition(job.state, target)
+        changes = update.model_dump(exclude_unset=True) if update else {}
+        # model_dump turned boxes into dicts; encode from the model's own attributes instead.
+        values = {name: _encode(name, getattr(update, name)) for name in changes}
+        now = utcnow().isoformat()
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        sql = f"UPDATE jobs SET state = ?, updated_at = ?{', ' if values else ''}{assignments}"
+        sql += " WHERE id = ? AND state = ?"
+        async with self._write_lock:
+            await self._compare_and_set(job, target, sql, values, now)
+        moved = await self.get(job.id)
+        log.info(
+            "job %d %s -> %s guild=%s attempt=%d",
+            job.id,
+            job.state.value,
+            target.value,
+            job.guild_id,
+            moved.attempt,
+        )
+        return moved
+
+    async def _compare_and_set(
+        self, job: Job, target: JobState, sql: str, values: dict[str, object], now: str
+    ) -> None:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = await db.execute(
+                sql, [target.value, now, *values.values(), job.id, job.state.value]
+            )
+            if cursor.rowcount != 1:
+                raise StaleJobStateError(f"job {job.id} is no longer {job.state.value}")
+            attempt = values.get("attempt", job.attempt)
+            await db.execute(
+                "INSERT INTO job_events (job_id, from_state, to_state, attempt, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (job.id, job.state.value, target.value, attempt, now),
+            )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+
+    async def history(self, job_id: int) -> list[JobState]:
+        """The states a job went through, in order."""
+        cursor = await self.db.execute(
+            "SELECT to_state FROM job_events WHERE job_id = ? ORDER BY id", (job_id,)
+        )
+        return [JobState(row[0]) for row in await cursor.fetchall()]
+
+    async def get_meta(self, key: str) -> str | None:
+        cursor = await self.db.execute("SELECT value FROM meta WHERE key = ?", (key,))
+        row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._write_lock:
+            await self.db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )

@@ -1,0 +1,1 @@
+"""Media work: bounded downloads, audio and image preparation, re-hosting for the provider."""

@@ -1,0 +1,1 @@
+"""The DashScope EMO provider: typed payloads, typed errors and an aiohttp client."""

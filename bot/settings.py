@@ -1,0 +1,113 @@
+"""The bot's configuration: one pydantic-settings class, built once in ``__main__``."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, AnyUrl, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DASHSCOPE_BEIJING = "https://dashscope.aliyuncs.com/api/v1"
+DISCORD_API = "https://discord.com/api/v10"
+DISCORD_GATEWAY = "wss://gateway.discord.gg/"
+DISCORD_ATTACHMENT_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
+
+
+class ProviderKind(enum.StrEnum):
+    """Which DashScope the bot talks to."""
+
+    DASHSCOPE = "dashscope"
+    SIMULATOR = "simulator"
+
+
+def _split_hosts(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting the bot reads. Names are the environment variables (see .env.example)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # "NAME=" in .env means "not set", as it does in .env.example.
+        env_ignore_empty=True,
+        frozen=True,
+    )
+
+    discord_token: SecretStr = Field(min_length=1)
+    dashscope_api_key: SecretStr | None = None
+    dashscope_base_url: AnyHttpUrl = AnyHttpUrl(DASHSCOPE_BEIJING)
+    discord_api_base_url: AnyHttpUrl = AnyHttpUrl(DISCORD_API)
+    discord_gateway_url: AnyUrl = AnyUrl(DISCORD_GATEWAY)
+    discord_command_guild_id: int | None = Field(default=None, gt=0)
+    emo_data_dir: Path = Path("./data")
+    emo_provider: ProviderKind = ProviderKind.DASHSCOPE
+    emo_attachment_hosts: Annotated[tuple[str, ...], NoDecode] = DISCORD_ATTACHMENT_HOSTS
+    emo_max_input_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    emo_max_result_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    emo_poll_min_seconds: float = Field(default=2.0, gt=0)
+    emo_poll_max_seconds: float = Field(default=15.0, gt=0)
+    emo_http_timeout_seconds: float = Field(default=60.0, gt=0)
+    emo_provider_retries: int = Field(default=4, ge=0, le=20)
+    emo_log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_host_list(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("emo_attachment_hosts", "EMO_ATTACHMENT_HOSTS"):
+                if key in data:
+                    data[key] = _split_hosts(data[key])
+        return data
+
+    @model_validator(mode="after")
+    def _key_required_for_dashscope(self) -> Settings:
+        if self.emo_provider is ProviderKind.DASHSCOPE and not (
+            self.dashscope_api_key and self.dashscope_api_key.get_secret_value()
+        ):
+            raise ValueError("DASHSCOPE_API_KEY is required when EMO_PROVIDER=dashscope")
+        if self.emo_poll_max_seconds < self.emo_poll_min_seconds:
+            raise ValueError("EMO_POLL_MAX_SECONDS must not be below EMO_POLL_MIN_SECONDS")
+        return self
+
+    @property
+    def database_path(self) -> Path:
+        return self.emo_data_dir / "emo-bot.sqlite3"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.emo_data_dir / "media"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line meant for the operator."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming the first offending variable, without echoing its value."""
+    first = error.errors()[0]
+    location = [str(part) for part in first.get("loc", ()) if str(part)]
+    variable = location[0].upper() if location else ""
+    reason = first.get("msg", "invalid value")
+    if not variable:
+        # Cross-field checks name their variable inside the message.
+        message = reason.removeprefix("Value error, ")
+        return f"Configuration error: {message} (see .env.example)"
+    if first.get("type") in ("missing", "string_too_short", "too_short"):
+        return f"Configuration error: {variable} is not set (see .env.example)"
+    return f"Configuration error: {variable} is invalid: {reason} (see .env.example)"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment and ``.env``; raise SettingsError on bad input."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None

@@ -1,0 +1,125 @@
+"""Builds the discord.py client around the core and loads the cogs.
+
+The only module of ``bot`` that imports discord.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import Core
+from bot.errors import UserFacingError
+from bot.messages import MessageKey, UserMessage, render
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.emo",)
+COMMANDS_HASH_KEY = "app_commands_hash"
+
+
+def point_discord_at(settings: Settings) -> None:
+    """Send REST and gateway traffic where the settings say (Discord or a compatible server)."""
+    discord.http.Route.BASE = str(settings.discord_api_base_url).rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(str(settings.discord_gateway_url))
+
+
+async def answer_privately(interaction: discord.Interaction, text: str) -> None:
+    """Tell the invoker ``text`` in an ephemeral message, however far the interaction got."""
+    try:
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=text)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as error:
+        log.warning("could not answer interaction %s: %s", interaction.id, error.status)
+
+
+class EmoCommandTree(app_commands.CommandTree["EmoBot"]):
+    """One error handler for every app command: a short ephemeral message, never a trace."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(cause, UserFacingError):
+            await answer_privately(interaction, render(cause.message, str(interaction.locale)))
+            return
+        if isinstance(cause, app_commands.NoPrivateMessage):
+            text = render(UserMessage(key=MessageKey.GUILD_ONLY), str(interaction.locale))
+            await answer_privately(interaction, text)
+            return
+        reference = secrets.token_hex(4)
+        log.error(
+            "app command failed (reference %s, command %s)",
+            reference,
+            interaction.command.qualified_name if interaction.command else "?",
+            exc_info=cause,
+        )
+        message = UserMessage(key=MessageKey.UNEXPECTED, params={"reference": reference})
+        await answer_privately(interaction, render(message, str(interaction.locale)))
+
+
+class EmoBot(commands.Bot):
+    """The discord.py client: holds the core for the cogs, syncs commands when they change."""
+
+    def __init__(self, core: Core) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            help_command=None,
+            tree_cls=EmoCommandTree,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+        )
+        self.core = core
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.core.service.start()
+        await self.sync_commands_if_changed()
+
+    async def sync_commands_if_changed(self) -> None:
+        """Bulk-overwrite the commands only when their definition changed (it is rate limited)."""
+        guild_id = self.settings.discord_command_guild_id
+        guild = discord.Object(id=guild_id) if guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(
+            json.dumps([guild_id, payload], sort_keys=True).encode()
+        ).hexdigest()
+        store = self.core.store
+        if await store.get_meta(COMMANDS_HASH_KEY) == digest:
+            log.info("app commands unchanged; not syncing")
+            return
+        synced = await self.tree.sync(guild=guild)
+        await store.set_meta(COMMANDS_HASH_KEY, digest)
+        log.info(
+            "synced %d app commands (%s)",
+            len(synced),
+            f"guild {guild_id}" if guild_id else "global",
+        )
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+
+async def run_bot(core: Core) -> None:
+    """Connect to Discord and serve until cancelled."""
+    point_discord_at(core.settings)
+    bot = EmoBot(core)
+    async with bot:
+        await bot.start(core.settings.discord_token.get_secret_value())

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import DASHSCOPE_BEIJING, ProviderKind, Settings, SettingsError, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+ENV_PREFIXES = ("DISCORD_", "DASHSCOPE_", "EMO_")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults_point_at_beijing_and_the_real_discord(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "k")
+    settings = load_settings()
+    assert str(settings.dashscope_base_url) == DASHSCOPE_BEIJING
+    assert str(settings.discord_api_base_url) == "https://discord.com/api/v10"
+    assert settings.emo_provider is ProviderKind.DASHSCOPE
+    assert settings.database_path == Path("data") / "emo-bot.sqlite3"
+
+
+def test_the_simulator_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("EMO_PROVIDER", "simulator")
+    assert load_settings().dashscope_api_key is None
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, "DISCORD_TOKEN is not set"),
+        ({"DISCORD_TOKEN": "t"}, "DASHSCOPE_API_KEY is required"),
+        ({"DISCORD_TOKEN": "t", "DASHSCOPE_API_KEY": "k", "EMO_PROVIDER": "x"}, "EMO_PROVIDER"),
+        (
+            {"DISCORD_TOKEN": "t", "DASHSCOPE_API_KEY": "k", "EMO_POLL_MIN_SECONDS": "-1"},
+            "EMO_POLL_MIN_SECONDS is invalid",
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    text = str(caught.value)
+    assert expected in text
+    assert "\n" not in text
+    assert text.endswith("(see .env.example)")
+
+
+def test_secret_values_never_appear_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "super-secret-token-value")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-secret-key-value")
+    monkeypatch.setenv("EMO_MAX_INPUT_BYTES", "lots")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "secret" not in str(caught.value)
+    assert "lots" not in str(caught.value)
+
+
+def test_env_example_lists_every_setting() -> None:
+    listed = {
+        line.split("=", 1)[0].strip().lower()
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert listed == set(Settings.model_fields)
+
+
+def test_python_dash_m_bot_without_a_token_exits_2_with_one_line(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env={**environment, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "Configuration error: DISCORD_TOKEN is not set (see .env.example)"
+    ]

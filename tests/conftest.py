@@ -1,0 +1,72 @@
+"""Fixtures shared by the end-to-end tests: the simulator, the fake Discord and the bot process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.simulator import Simulator, SimulatorKnobs
+from tests.fake_discord import FakeDiscord
+from tests.support.bot_process import BotProcess
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+API_KEY = "sk-test-e2e-0123456789"
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    simulator = Simulator(
+        knobs=SimulatorKnobs(render_seconds_per_audio_second=0.1, render_overhead_seconds=0.2),
+        api_keys={API_KEY},
+    )
+    await simulator.start(host="127.0.0.1", port=0)
+    yield simulator
+    await simulator.close()
+
+
+@pytest.fixture
+async def discord_fake() -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+BotFactory = Callable[..., BotProcess]
+
+
+@pytest.fixture
+async def bot_process(
+    tmp_path: Path, simulator: Simulator, discord_fake: FakeDiscord
+) -> AsyncIterator[BotFactory]:
+    """Build (not start) bot processes wired to the local stand-ins by environment only."""
+    made: list[BotProcess] = []
+
+    def make(**overrides: str) -> BotProcess:
+        environment = {
+            "DISCORD_TOKEN": discord_fake.bot_token,
+            "DISCORD_API_BASE_URL": discord_fake.api_base_url,
+            "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
+            "DASHSCOPE_API_KEY": API_KEY,
+            "DASHSCOPE_BASE_URL": simulator.base_url,
+            "EMO_DATA_DIR": str(tmp_path / "data"),
+            "EMO_ATTACHMENT_HOSTS": "127.0.0.1",
+            "EMO_POLL_MIN_SECONDS": "0.25",
+            "EMO_POLL_MAX_SECONDS": "1",
+            "EMO_LOG_LEVEL": "debug",
+            **overrides,
+        }
+        process = BotProcess(environment, tmp_path / f"bot{len(made)}")
+        made.append(process)
+        return process
+
+    yield make
+    for process in made:
+        await process.stop()

@@ -1,0 +1,382 @@
+"""The fake's world: configuration, users, guilds, channels, messages and interactions."""
+
+from __future__ import annotations
+
+import io
+import logging
+import mimetypes
+import secrets
+import time
+
+from . import openapi
+from .cdn import signed_path
+from .components import number_components
+from .models import (
+    CHANNEL_DM,
+    CHANNEL_TEXT,
+    FLAG_EPHEMERAL,
+    JSON,
+    FakeChannel,
+    FakeFile,
+    FakeGuild,
+    FakeInteraction,
+    FakeMember,
+    FakeMessage,
+    FakeRole,
+    FakeUser,
+    Notifier,
+    RateLimitRule,
+    RegisteredCommand,
+    RequestRecord,
+    SnowflakeGenerator,
+    StoredBlob,
+    utcnow,
+)
+
+log = logging.getLogger("tests.fake_discord")
+
+# Permission bits (https://discord.com/developers/docs/topics/permissions).
+CREATE_INSTANT_INVITE = 1 << 0
+ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
+ADD_REACTIONS = 1 << 6
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
+USE_EXTERNAL_EMOJIS = 1 << 18
+CONNECT = 1 << 20
+SPEAK = 1 << 21
+CHANGE_NICKNAME = 1 << 26
+USE_APPLICATION_COMMANDS = 1 << 31
+SEND_MESSAGES_IN_THREADS = 1 << 38
+SEND_VOICE_MESSAGES = 1 << 46
+ALL_PERMISSIONS = (1 << 51) - 1
+
+EVERYONE_PERMISSIONS = (
+    CREATE_INSTANT_INVITE
+    | ADD_REACTIONS
+    | VIEW_CHANNEL
+    | SEND_MESSAGES
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | READ_MESSAGE_HISTORY
+    | USE_EXTERNAL_EMOJIS
+    | CONNECT
+    | SPEAK
+    | CHANGE_NICKNAME
+    | USE_APPLICATION_COMMANDS
+    | SEND_MESSAGES_IN_THREADS
+    | SEND_VOICE_MESSAGES
+)
+BOT_PERMISSIONS = EVERYONE_PERMISSIONS | MANAGE_MESSAGES
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height when the bytes are an image Pillow can identify from its header."""
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            return int(width), int(height)
+    except Exception:
+        return None
+
+
+class DiscordState:
+    """Everything the fake knows; REST, gateway and CDN handlers all work on one instance."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        upload_limit: int,
+        token_lifetime: float,
+        ack_deadline: float,
+        bot_name: str = "emo-bot",
+        guild_name: str = "Fake Guild",
+        channel_name: str = "general",
+    ) -> None:
+        self.bot_token = bot_token
+        self.upload_limit = upload_limit
+        self.token_lifetime = token_lifetime
+        self.ack_deadline = ack_deadline
+        # How long signed CDN URLs stay valid (Discord: about 24 h).
+        self.cdn_url_lifetime: float = 24 * 3600.0
+        # How long Create Message remembers a nonce for enforce_nonce (Discord: a few minutes).
+        self.nonce_window: float = 300.0
+        self.heartbeat_interval_ms: int = 41250
+        self.ids = SnowflakeGenerator()
+        self.notifier = Notifier()
+        self.cdn_secret = secrets.token_bytes(32)
+        self.http_base = "http://127.0.0.1:0"
+
+        self.users: dict[int, FakeUser] = {}
+        self.guilds: dict[int, FakeGuild] = {}
+        self.channels: dict[int, FakeChannel] = {}
+        self.messages_by_id: dict[int, FakeMessage] = {}
+        self.interactions: dict[int, FakeInteraction] = {}
+        self.interactions_by_token: dict[str, FakeInteraction] = {}
+        self.blobs: dict[int, StoredBlob] = {}
+        self.commands: list[RegisteredCommand] = []
+        self.command_syncs = 0
+
+        self.violations: list[str] = []
+        self.requests: list[RequestRecord] = []
+        self.cdn_requests: list[str] = []
+        self.rate_limits: list[RateLimitRule] = []
+        self.identify_count = 0
+        self.resume_count = 0
+
+        self.application_id = self.ids.next()
+        # Like real Discord, the bot user's id equals the application's id.
+        self.bot_user_id = self.application_id
+        self.application_name = bot_name
+        self.users[self.bot_user_id] = FakeUser(self.bot_user_id, bot_name, bot=True)
+        self.owner_user_id = self.ids.next()
+        self.users[self.owner_user_id] = FakeUser(self.owner_user_id, "guild-owner")
+
+        guild = self.create_guild(guild_name)
+        self.guild_id = guild.id
+        self.channel_id = self.create_channel(guild.id, channel_name).id
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def violation(self, text: str) -> None:
+        """Record a protocol violation by the client (tests assert on these)."""
+        log.warning("fake discord violation: %s", text)
+        self.violations.append(text)
+        self.notifier.notify()
+
+    def check_schema(self, name: str, body: object) -> None:
+        """Validate a payload the fake produced against components/schemas/<name>."""
+        problem = openapi.check_schema(name, body)
+        if problem is not None:
+            self.violation(problem)
+
+    def take_violations(self) -> list[str]:
+        """Return and clear the recorded violations."""
+        taken = list(self.violations)
+        self.violations.clear()
+        return taken
+
+    # --- guilds, channels, members -----------------------------------------------------------
+
+    def create_guild(self, name: str) -> FakeGuild:
+        guild_id = self.ids.next()
+        guild = FakeGuild(id=guild_id, name=name, owner_id=self.owner_user_id)
+        # The @everyone role shares the guild's id.
+        guild.roles[guild_id] = FakeRole(guild_id, "@everyone", EVERYONE_PERMISSIONS, 0)
+        bot_role = FakeRole(
+            self.ids.next(), self.application_name, BOT_PERMISSIONS, 2, managed=True
+        )
+        manager = FakeRole(self.ids.next(), "Manager", EVERYONE_PERMISSIONS | MANAGE_GUILD, 1)
+        guild.roles[bot_role.id] = bot_role
+        guild.roles[manager.id] = manager
+        guild.bot_role_id = bot_role.id
+        guild.manager_role_id = manager.id
+        guild.members[self.bot_user_id] = FakeMember(self.bot_user_id, [bot_role.id])
+        guild.members[self.owner_user_id] = FakeMember(self.owner_user_id, [])
+        self.guilds[guild_id] = guild
+        return guild
+
+    def create_channel(self, guild_id: int, name: str) -> FakeChannel:
+        guild = self.guilds[guild_id]
+        channel = FakeChannel(
+            id=self.ids.next(),
+            type=CHANNEL_TEXT,
+            name=name,
+            guild_id=guild_id,
+            position=len(guild.channel_ids),
+        )
+        guild.channel_ids.append(channel.id)
+        self.channels[channel.id] = channel
+        return channel
+
+    def create_member(
+        self,
+        user_id: int | None,
+        name: str,
+        *,
+        manage_guild: bool = False,
+        guild_id: int | None = None,
+    ) -> FakeMember:
+        uid = user_id if user_id is not None else self.ids.next()
+        if uid not in self.users:
+            self.users[uid] = FakeUser(uid, name, global_name=name)
+        guild = self.guilds[guild_id if guild_id is not None else self.guild_id]
+        roles = [guild.manager_role_id] if manage_guild else []
+        member = FakeMember(uid, roles)
+        guild.members[uid] = member
+        return member
+
+    def dm_channel_for(self, user_id: int) -> FakeChannel:
+        for channel in self.channels.values():
+            if channel.type == CHANNEL_DM and channel.recipient_ids == [user_id]:
+                return channel
+        channel = FakeChannel(
+            id=self.ids.next(), type=CHANNEL_DM, name=None, recipient_ids=[user_id]
+        )
+        self.channels[channel.id] = channel
+        return channel
+
+    def member_permissions(self, guild: FakeGuild, user_id: int) -> int:
+        if user_id == guild.owner_id:
+            return ALL_PERMISSIONS
+        member = guild.members.get(user_id)
+        if member is None:
+            return 0
+        value = guild.roles[guild.id].permissions
+        for role_id in member.role_ids:
+            role = guild.roles.get(role_id)
+            if role is not None:
+                value |= role.permissions
+        return ALL_PERMISSIONS if value & ADMINISTRATOR else value
+
+    # --- files and messages ------------------------------------------------------------------
+
+    def store_file(
+        self,
+        channel_id: int,
+        filename: str,
+        data: bytes,
+        *,
+        received_content_type: str | None,
+        content_type: str | None = None,
+        description: str | None = None,
+        duration_secs: float | None = None,
+        waveform: str | None = None,
+        flags: int = 0,
+    ) -> FakeFile:
+        """Keep an uploaded file and make it downloadable from the CDN."""
+        attachment_id = self.ids.next()
+        # Discord decides the attachment's content_type itself (from the name and bytes).
+        served_type = content_type or mimetypes.guess_type(filename)[0]
+        size = _image_size(data) if (served_type or "").startswith("image/") else None
+        width, height = size if size is not None else (None, None)
+        self.blobs[attachment_id] = StoredBlob(
+            attachment_id, channel_id, filename, served_type, data, width, height
+        )
+        return FakeFile(
+            filename=filename,
+            content_type=received_content_type,
+            data=data,
+            attachment_id=attachment_id,
+            channel_id=channel_id,
+            description=description,
+            duration_secs=duration_secs,
+            waveform=waveform,
+            flags=flags,
+            width=width,
+            height=height,
+        )
+
+    def attachment_url(self, file: FakeFile) -> str:
+        path = signed_path(
+            self.cdn_secret,
+            file.channel_id,
+            file.attachment_id,
+            file.filename,
+            self.cdn_url_lifetime,
+        )
+        return self.http_base + path
+
+    def create_message(
+        self,
+        channel_id: int,
+        author_id: int,
+        *,
+        content: str = "",
+        files: list[FakeFile] | None = None,
+        embeds: list[JSON] | None = None,
+        components: list[JSON] | None = None,
+        nonce: int | str | None = None,
+        flags: int = 0,
+        via_webhook: bool = False,
+        interaction_id: int | None = None,
+        message_type: int = 0,
+        tts: bool = False,
+        message_reference: JSON | None = None,
+    ) -> FakeMessage:
+        """Create a message; ephemeral ones are not part of the channel's history."""
+        channel = self.channels[channel_id]
+        msg = FakeMessage(
+            id=self.ids.next(),
+            channel_id=channel_id,
+            author_id=author_id,
+            content=content,
+            files=list(files or []),
+            embeds=list(embeds or []),
+            components=number_components(components or []),
+            nonce=nonce,
+            flags=flags,
+            via_webhook=via_webhook,
+            interaction_id=interaction_id,
+            guild_id=channel.guild_id,
+            type=message_type,
+            tts=tts,
+            webhook_id=self.application_id if via_webhook else None,
+            message_reference=message_reference,
+            content_history=[content],
+        )
+        self.messages_by_id[msg.id] = msg
+        if not msg.flags & FLAG_EPHEMERAL:
+            channel.message_ids.append(msg.id)
+        self.notifier.notify()
+        return msg
+
+    def mark_edited(self, msg: FakeMessage) -> None:
+        msg.edits += 1
+        msg.edited_at = utcnow()
+        msg.content_history.append(msg.content)
+        self.notifier.notify()
+
+    def delete_message(self, msg: FakeMessage) -> None:
+        msg.deleted = True
+        channel = self.channels.get(msg.channel_id)
+        if channel is not None and msg.id in channel.message_ids:
+            channel.message_ids.remove(msg.id)
+        self.notifier.notify()
+
+    def find_by_nonce(self, author_id: int, nonce: int | str) -> FakeMessage | None:
+        """A message by author with nonce created within nonce_window seconds."""
+        horizon = time.monotonic() - self.nonce_window
+        for msg in reversed(self.messages_by_id.values()):
+            if msg.created_monotonic < horizon:
+                break
+            if (
+                msg.author_id == author_id
+                and msg.nonce is not None
+                and str(msg.nonce) == str(nonce)
+            ):
+                return msg
+        return None
+
+    def channel_messages(
+        self, channel_id: int, *, include_ephemeral: bool = False
+    ) -> list[FakeMessage]:
+        """Messages of a channel in creation order (deleted ones excluded)."""
+        if include_ephemeral:
+            return [
+                m
+                for m in self.messages_by_id.values()
+                if m.channel_id == channel_id and not m.deleted
+            ]
+        channel = self.channels[channel_id]
+        return [self.messages_by_id[mid] for mid in channel.message_ids]
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def commands_for(self, guild_id: int | None) -> list[RegisteredCommand]:
+        return [c for c in self.commands if c.guild_id == guild_id]
+
+    def find_command(self, name: str, guild_id: int | None) -> RegisteredCommand | None:
+        """Guild command first (as Discord resolves them), then global."""
+        for scope in (guild_id, None) if guild_id is not None else (None,):
+            for command in self.commands:
+                if command.guild_id == scope and command.name == name and command.type == 1:
+                    return command
+        return None

@@ -1,0 +1,127 @@
+"""The whole product: `python -m bot` against the fake Discord and the DashScope simulator.
+
+Nothing is patched: the bot process is configured only through its environment.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import av
+import pytest
+from PIL import Image
+
+from bot.simulator import Simulator
+from tests.conftest import BotFactory
+from tests.fake_discord import FakeDiscord, FakeMessage
+from tests.support.bot_process import BotProcess
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+
+def _video_facts(data: bytes) -> tuple[int, int, float, bool]:
+    with av.open(io.BytesIO(data)) as container:
+        video = container.streams.video[0]
+        has_audio = bool(container.streams.audio)
+        frames = sum(1 for _ in container.decode(video))
+        assert frames > 0
+        return video.width, video.height, float(container.duration or 0) / 1e6, has_audio
+
+
+async def _started(bot: BotProcess, fake: FakeDiscord) -> None:
+    await bot.start()
+    try:
+        await fake.wait_for_identify(timeout=60)
+    except TimeoutError:
+        pytest.fail(f"the bot never connected:\n{bot.log_text()}")
+
+
+def _attachments(fixtures: Path, image: str = "astronaut.png") -> dict[str, tuple[bytes, str, str]]:
+    return {
+        "image": ((fixtures / image).read_bytes(), "me.png", "image/png"),
+        "audio": ((fixtures / "voice-note-en.ogg").read_bytes(), "voice-message.ogg", "audio/ogg"),
+    }
+
+
+async def test_animate_posts_the_video_in_the_channel(
+    bot_process: BotFactory, discord_fake: FakeDiscord, simulator: Simulator, fixtures: Path
+) -> None:
+    bot = bot_process()
+    await _started(bot, discord_fake)
+    names = {command["name"] for command in discord_fake.registered_commands()}
+    assert "emo" in names
+
+    member = discord_fake.add_member(name="alice")
+    interaction = await discord_fake.invoke_slash(
+        "emo animate", user_id=member, attachments=_attachments(fixtures)
+    )
+
+    def is_result(message: FakeMessage) -> bool:
+        return bool(message.files)
+
+    try:
+        result = await discord_fake.wait_for_message(predicate=is_result, timeout=90)
+    except TimeoutError:
+        pytest.fail(f"no video was posted:\n{bot.log_text()}")
+
+    # Acknowledged in time, by the bot user, in the channel, not through the interaction token.
+    assert interaction.acked.is_set()
+    assert result.author_id == discord_fake.bot_user_id
+    assert not result.via_webhook
+    assert result.interaction_id is None
+    assert f"<@{member}>" in result.content
+    (video,) = result.files
+    assert video.filename.endswith(".mp4")
+    width, height, seconds, has_audio = _video_facts(video.data)
+    assert (width, height) == (512, 512)
+    assert has_audio
+    assert seconds == pytest.approx(9.98, rel=0.10)
+
+    assert len(simulator.submissions) == 1
+    assert [m for m in discord_fake.messages() if m.files] == [result]
+    assert discord_fake.violations == []
+
+
+async def test_a_faceless_photo_is_refused_before_anything_is_submitted(
+    bot_process: BotFactory, discord_fake: FakeDiscord, simulator: Simulator, fixtures: Path
+) -> None:
+    blank = io.BytesIO()
+    Image.linear_gradient("L").resize((640, 640)).convert("RGB").save(blank, format="PNG")
+    bot = bot_process()
+    await _started(bot, discord_fake)
+    member = discord_fake.add_member(name="bob")
+    attachments = _attachments(fixtures)
+    attachments["image"] = (blank.getvalue(), "wall.png", "image/png")
+    interaction = await discord_fake.invoke_slash(
+        "emo animate", user_id=member, attachments=attachments
+    )
+    original = await interaction.wait_original_edit(
+        lambda message: "could not find a person" in message.content, timeout=60
+    )
+    assert "front-facing photo of one person" in original.content
+    assert simulator.submissions == []
+    assert [m for m in discord_fake.messages() if m.files] == []
+    assert discord_fake.violations == []
+
+
+async def test_the_built_in_simulator_needs_no_provider_settings(
+    bot_process: BotFactory, discord_fake: FakeDiscord, simulator: Simulator, fixtures: Path
+) -> None:
+    bot = bot_process(EMO_PROVIDER="simulator", DASHSCOPE_API_KEY="", DASHSCOPE_BASE_URL="")
+    await _started(bot, discord_fake)
+    member = discord_fake.add_member(name="carol")
+    await discord_fake.invoke_slash(
+        "emo animate",
+        user_id=member,
+        attachments=_attachments(fixtures),
+        options={"framing": "3:4"},
+    )
+    try:
+        result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    except TimeoutError:
+        pytest.fail(f"no video was posted:\n{bot.log_text()}")
+    width, height, _, has_audio = _video_facts(result.files[0].data)
+    assert (width, height) == (512, 704)
+    assert has_audio
+    assert simulator.submissions == []  # the bot used its own simulator, not the test's
