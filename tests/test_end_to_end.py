@@ -5,7 +5,9 @@ Nothing is patched: the bot process is configured only through its environment.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import sqlite3
 from pathlib import Path
 
 import av
@@ -45,7 +47,11 @@ def _attachments(fixtures: Path, image: str = "astronaut.png") -> dict[str, tupl
 
 
 async def test_animate_posts_the_video_in_the_channel(
-    bot_process: BotFactory, discord_fake: FakeDiscord, simulator: Simulator, fixtures: Path
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+    tmp_path: Path,
 ) -> None:
     bot = bot_process()
     await _started(bot, discord_fake)
@@ -81,10 +87,15 @@ async def test_animate_posts_the_video_in_the_channel(
     assert len(simulator.submissions) == 1
     assert [m for m in discord_fake.messages() if m.files] == [result]
     assert discord_fake.violations == []
+    assert await _settled_history(tmp_path / "data") == [HAPPY_PATH]
 
 
 async def test_a_faceless_photo_is_refused_before_anything_is_submitted(
-    bot_process: BotFactory, discord_fake: FakeDiscord, simulator: Simulator, fixtures: Path
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+    tmp_path: Path,
 ) -> None:
     blank = io.BytesIO()
     Image.linear_gradient("L").resize((640, 640)).convert("RGB").save(blank, format="PNG")
@@ -103,6 +114,7 @@ async def test_a_faceless_photo_is_refused_before_anything_is_submitted(
     assert simulator.submissions == []
     assert [m for m in discord_fake.messages() if m.files] == []
     assert discord_fake.violations == []
+    assert await _settled_history(tmp_path / "data") == [["received", "preparing", "rejected"]]
 
 
 async def test_the_built_in_simulator_needs_no_provider_settings(
@@ -125,3 +137,126 @@ async def test_the_built_in_simulator_needs_no_provider_settings(
     assert (width, height) == (512, 704)
     assert has_audio
     assert simulator.submissions == []  # the bot used its own simulator, not the test's
+
+
+def _job_history(data_dir: Path) -> list[list[str]]:
+    """Each job's states in order, read straight from the bot's database."""
+    with sqlite3.connect(data_dir / "emo-bot.sqlite3") as db:
+        rows = db.execute("SELECT job_id, to_state FROM job_events ORDER BY id").fetchall()
+    histories: dict[int, list[str]] = {}
+    for job_id, state in rows:
+        histories.setdefault(job_id, []).append(state)
+    return list(histories.values())
+
+
+async def _settled_history(data_dir: Path, within: float = 10.0) -> list[list[str]]:
+    """The job histories once every job reached a final state (the post precedes its record)."""
+    final = {"delivered", "rejected", "failed", "canceled", "expired"}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        histories = _job_history(data_dir)
+        if all(h[-1] in final for h in histories) or loop.time() > deadline:
+            return histories
+        await asyncio.sleep(0.05)
+
+
+HAPPY_PATH = [
+    "received",
+    "preparing",
+    "queued",
+    "submitting",
+    "submitted",
+    "succeeded",
+    "delivering",
+    "delivered",
+]
+
+
+async def test_the_video_arrives_after_the_interaction_token_expired(
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+    tmp_path: Path,
+) -> None:
+    discord_fake.token_lifetime = 1.5
+    simulator.update_knobs(render_overhead_seconds=3.0)  # renders outlive the token
+    bot = bot_process()
+    await _started(bot, discord_fake)
+    member = discord_fake.add_member(name="dave")
+    interaction = await discord_fake.invoke_slash(
+        "emo animate", user_id=member, attachments=_attachments(fixtures)
+    )
+    try:
+        result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    except TimeoutError:
+        pytest.fail(f"no video was posted:\n{bot.log_text()}")
+    assert interaction.is_expired()
+    assert not result.via_webhook
+    assert f"<@{member}>" in result.content
+    assert len([m for m in discord_fake.messages() if m.files]) == 1
+    assert len(simulator.submissions) == 1
+    # The bot noticed the token's end itself; it never used an expired token.
+    assert discord_fake.violations == []
+    assert await _settled_history(tmp_path / "data") == [HAPPY_PATH]
+
+
+async def test_a_restart_mid_render_resumes_without_a_second_submit(
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+    tmp_path: Path,
+) -> None:
+    simulator.update_knobs(render_overhead_seconds=4.0)
+    bot = bot_process()
+    await _started(bot, discord_fake)
+    member = discord_fake.add_member(name="erin")
+    await discord_fake.invoke_slash(
+        "emo animate", user_id=member, attachments=_attachments(fixtures)
+    )
+    # Kill once the task id is on the row (killing between the provider's answer and that
+    # write is the documented uncertain window, tested on its own).
+    for _ in range(400):
+        if any("submitted" in h for h in _job_history(tmp_path / "data")):
+            break
+        await asyncio.sleep(0.05)
+    assert len(simulator.submissions) == 1
+    await bot.kill()  # SIGKILL: no chance to clean up
+    assert simulator.tasks[simulator.submissions[0].task_id].status in ("PENDING", "RUNNING")
+
+    connected = discord_fake.identify_count + discord_fake.resume_count
+    await bot.start()
+    await discord_fake.wait_for_identify(timeout=60, count=connected + 1)
+    try:
+        result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    except TimeoutError:
+        pytest.fail(f"no video after the restart:\n{bot.log_text()}")
+    assert f"<@{member}>" in result.content
+    assert len(simulator.submissions) == 1
+    await asyncio.sleep(1.0)  # a duplicate post would show up by now
+    assert len([m for m in discord_fake.messages() if m.files]) == 1
+    assert await _settled_history(tmp_path / "data") == [HAPPY_PATH]
+
+
+async def test_a_video_over_the_upload_limit_becomes_a_link_with_the_reason(
+    bot_process: BotFactory, discord_fake: FakeDiscord, simulator: Simulator, fixtures: Path
+) -> None:
+    discord_fake.upload_limit = 64 * 1024  # before the bot connects: the guild's limit
+    bot = bot_process()
+    await _started(bot, discord_fake)
+    member = discord_fake.add_member(name="frank")
+    await discord_fake.invoke_slash(
+        "emo animate", user_id=member, attachments=_attachments(fixtures, "astronaut.png")
+    )
+    try:
+        result = await discord_fake.wait_for_message(
+            predicate=lambda m: "upload limit" in m.content, timeout=90
+        )
+    except TimeoutError:
+        pytest.fail(f"no answer was posted:\n{bot.log_text()}")
+    assert result.files == []
+    assert f"<@{member}>" in result.content
+    assert "http://127.0.0.1" in result.content
+    assert discord_fake.violations == []

@@ -63,8 +63,11 @@ class DiscordNotifier:
         return self._bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
 
     def _upload_limit(self, job: Job) -> int:
+        """The tighter of the limit Discord gave with the command and the server's current one."""
         guild = self._bot.get_guild(job.guild_id) if job.guild_id else None
-        return guild.filesize_limit if guild is not None else job.upload_limit_bytes
+        if guild is None:
+            return job.upload_limit_bytes
+        return min(guild.filesize_limit, job.upload_limit_bytes)
 
     async def deliver_result(self, job: Job, video: Path) -> int:
         who = {"mention": f"<@{job.user_id}>", "job": job.id}

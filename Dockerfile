@@ -1,0 +1,21 @@
+# emo-bot: a two-stage image. The build stage makes wheels; the final stage only installs them.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml constraints.txt README.md ./
+COPY bot ./bot
+COPY cogs ./cogs
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt ".[simulator]"
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 EMO_DATA_DIR=/data
+RUN useradd --create-home --uid 10001 emo && mkdir /data && chown emo /data
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels "emo-bot[simulator]" \
+    && rm -rf /wheels
+USER emo
+WORKDIR /home/emo
+VOLUME ["/data"]
+# The database is the bot's heart: healthy while it opens and answers.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+    CMD python -c "import sqlite3; sqlite3.connect('file:/data/emo-bot.sqlite3?mode=ro', uri=True, timeout=3).execute('select count(*) from jobs')"
+CMD ["python", "-m", "bot"]
