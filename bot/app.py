@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from bot.jobs.preparation import InputPreparer, PreparationLimits
 from bot.jobs.service import AnimateService, EngineLimits
 from bot.jobs.store import JobStore
-from bot.media.hosting import DashScopeTemporaryHost
+from bot.media.hosting import open_media_host
 from bot.provider.client import DashScopeClient
 from bot.settings import ProviderKind, Settings
 
@@ -50,10 +50,13 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
         client = DashScopeClient(
             session, base_url, api_key, timeout_seconds=settings.emo_http_timeout_seconds
         )
+        host = await stack.enter_async_context(
+            open_media_host(settings, client=client, session=session)
+        )
         preparer = InputPreparer(
             session=session,
             client=client,
-            host=DashScopeTemporaryHost(client),
+            host=host,
             media_dir=settings.media_dir,
             limits=PreparationLimits(
                 allowed_hosts=frozenset(settings.emo_attachment_hosts),

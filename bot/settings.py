@@ -22,6 +22,19 @@ class ProviderKind(enum.StrEnum):
     SIMULATOR = "simulator"
 
 
+class MediaHostKind(enum.StrEnum):
+    """Where prepared inputs are re-hosted for the provider to fetch."""
+
+    DASHSCOPE = "dashscope"  # DashScope's temporary storage (oss:// URLs)
+    S3 = "s3"  # an S3-compatible bucket, presigned GET URLs
+    HTTP = "http"  # the bot's own HTTP server, HMAC-signed links
+
+
+class S3Addressing(enum.StrEnum):
+    PATH = "path"  # https://endpoint/bucket/key (MinIO, most self-hosted servers)
+    VIRTUAL = "virtual"  # https://bucket.endpoint/key (Alibaba OSS, AWS)
+
+
 def _split_hosts(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip().lower() for part in value.split(",") if part.strip())
@@ -51,6 +64,19 @@ class Settings(BaseSettings):
     emo_provider: ProviderKind = ProviderKind.DASHSCOPE
     emo_attachment_hosts: Annotated[tuple[str, ...], NoDecode] = DISCORD_ATTACHMENT_HOSTS
     emo_max_input_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    emo_max_image_pixels: int = Field(default=50_000_000, gt=0)
+    emo_max_image_side: int = Field(default=2048, ge=400, le=7000)
+    emo_media_host: MediaHostKind = MediaHostKind.DASHSCOPE
+    emo_s3_endpoint: AnyHttpUrl | None = None
+    emo_s3_bucket: str | None = None
+    emo_s3_region: str = "oss-cn-beijing"
+    emo_s3_access_key_id: SecretStr | None = None
+    emo_s3_secret_access_key: SecretStr | None = None
+    emo_s3_addressing: S3Addressing = S3Addressing.VIRTUAL
+    emo_media_url_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
+    emo_public_base_url: AnyHttpUrl | None = None
+    emo_media_server_bind: str = Field(default="0.0.0.0:8090", pattern=r"^[^:]+:\d{1,5}$")
+    emo_media_link_secret: SecretStr | None = None
     emo_max_result_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     emo_poll_min_seconds: float = Field(default=2.0, gt=0)
     emo_poll_max_seconds: float = Field(default=15.0, gt=0)
@@ -73,6 +99,14 @@ class Settings(BaseSettings):
             self.dashscope_api_key and self.dashscope_api_key.get_secret_value()
         ):
             raise ValueError("DASHSCOPE_API_KEY is required when EMO_PROVIDER=dashscope")
+        if self.emo_media_host is MediaHostKind.S3:
+            for name in ("emo_s3_endpoint", "emo_s3_bucket", "emo_s3_access_key_id"):
+                if not getattr(self, name):
+                    raise ValueError(f"{name.upper()} is required when EMO_MEDIA_HOST=s3")
+            if not self.emo_s3_secret_access_key:
+                raise ValueError("EMO_S3_SECRET_ACCESS_KEY is required when EMO_MEDIA_HOST=s3")
+        if self.emo_media_host is MediaHostKind.HTTP and self.emo_public_base_url is None:
+            raise ValueError("EMO_PUBLIC_BASE_URL is required when EMO_MEDIA_HOST=http")
         if self.emo_poll_max_seconds < self.emo_poll_min_seconds:
             raise ValueError("EMO_POLL_MAX_SECONDS must not be below EMO_POLL_MIN_SECONDS")
         return self

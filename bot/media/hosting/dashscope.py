@@ -1,0 +1,18 @@
+"""DashScope's own temporary storage: ``oss://`` URLs bound to one model, valid 48 h."""
+
+from __future__ import annotations
+
+from bot.provider.client import DashScopeClient
+
+
+class DashScopeTemporaryHost:
+    """Uploads through getPolicy + form POST. Every request using the URL must send the
+    ``X-DashScope-OssResourceResolve`` header, which the client adds for ``oss://`` URLs."""
+
+    def __init__(self, client: DashScopeClient) -> None:
+        self._client = client
+
+    async def publish(self, data: bytes, *, model: str, filename: str, content_type: str) -> str:
+        return await self._client.upload_temporary(
+            data, model=model, filename=filename, content_type=content_type
+        )
