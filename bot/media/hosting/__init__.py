@@ -19,7 +19,7 @@ class MediaHost(Protocol):
     """Publishes a prepared file and returns a URL the given provider model may read."""
 
     async def publish(self, data: bytes, *, model: str, filename: str, content_type: str) -> str:
-X
+        """Store ``data``; return a URL for ``model``. ``filename`` is ours, never a member's."""
         ...
 
 
