@@ -1,4 +1,7 @@
-"""``python -m bot``: start the bot. The settings are built here, once, and passed down."""
+"""``python -m bot``: start the bot, or run one job from the command line.
+
+The settings are built here, once, and passed down.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +20,18 @@ EXIT_CONFIG = 2
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    from bot import cli
+
     parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="Discord bot: portrait + voice note -> talking-head video (DashScope EMO).",
     )
-    parser.add_argument(
-        "command", nargs="?", default="run", choices=["run"], help="what to do (default: run)"
+    commands = parser.add_subparsers(dest="command", metavar="{run,animate}")
+    commands.add_parser("run", help="start the bot (the default)")
+    animate = commands.add_parser(
+        "animate", help="make one video from local files, without Discord"
     )
+    cli.add_arguments(animate)
     return parser.parse_args(argv)
 
 
@@ -65,12 +73,25 @@ async def _serve(settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _parse_args(argv)
+    args = _parse_args(argv)
+    command = args.command or "run"
+    overrides: dict[str, object] = {}
+    if command == "animate" and args.simulate:
+        overrides["emo_provider"] = "simulator"
     try:
-        settings = load_settings()
+        settings = load_settings(require_discord=command == "run", **overrides)
     except SettingsError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
+    if command == "animate":
+        from bot import cli
+
+        # The command line shows its own progress; only errors go to the log.
+        configure_logging("error")
+        try:
+            return cli.run(settings, args)
+        except KeyboardInterrupt:
+            return 130
     configure_logging(settings.emo_log_level)
     try:
         return asyncio.run(_serve(settings))

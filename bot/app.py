@@ -33,8 +33,11 @@ class Core:
 
 
 @contextlib.asynccontextmanager
-async def open_core(settings: Settings) -> AsyncIterator[Core]:
-    """Open the database, the HTTP session and (if asked) the in-process simulator."""
+async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIterator[Core]:
+    """Open the database, the HTTP session and (if asked) the in-process simulator.
+
+    ``local_files`` lets jobs name ``file://`` inputs: for the command line only.
+    """
     async with contextlib.AsyncExitStack() as stack:
         base_url, api_key = str(settings.dashscope_base_url), settings.dashscope_api_key
         if settings.emo_provider is ProviderKind.SIMULATOR:
@@ -61,7 +64,10 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
             limits=PreparationLimits(
                 allowed_hosts=frozenset(settings.emo_attachment_hosts),
                 max_input_bytes=settings.emo_max_input_bytes,
+                max_pixels=settings.emo_max_image_pixels,
+                max_image_side=settings.emo_max_image_side,
                 provider_retries=settings.emo_provider_retries,
+                allow_local_files=local_files,
             ),
         )
         service = AnimateService(

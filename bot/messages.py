@@ -19,9 +19,12 @@ class MessageKey(enum.StrEnum):
     IMAGE_UNREADABLE = "image_unreadable"
     IMAGE_TOO_SMALL = "image_too_small"
     IMAGE_TOO_LARGE_PIXELS = "image_too_large_pixels"
+    IMAGE_FORMAT = "image_format"
+    IMAGE_ASPECT = "image_aspect"
     AUDIO_UNREADABLE = "audio_unreadable"
     AUDIO_TOO_LONG = "audio_too_long"
     AUDIO_TOO_SHORT = "audio_too_short"
+    AUDIO_SILENT = "audio_silent"
     FILE_TOO_LARGE = "file_too_large"
     ATTACHMENT_UNAVAILABLE = "attachment_unavailable"
     NO_FACE = "no_face"
@@ -68,7 +71,12 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "limit of {limit_mb} MB. Download it here within 24 hours: {url}"
         ),
         MessageKey.IMAGE_UNREADABLE: (
-            "I could not read the image. Upload a photo as JPEG, PNG, WebP or BMP."
+            "I could not read the image: the file is damaged or not an image. Upload a photo "
+            "as JPEG, PNG, WebP, HEIC or AVIF."
+        ),
+        MessageKey.IMAGE_FORMAT: (
+            "The image is in {format} format, which I cannot use. Upload a photo as JPEG, PNG, "
+            "WebP, HEIC, AVIF, GIF or BMP."
         ),
         MessageKey.IMAGE_TOO_SMALL: (
             "The image is {width}×{height} px; its shorter side must be at least {minimum} px. "
@@ -78,15 +86,23 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "The image has {megapixels} megapixels; the limit is {limit} megapixels. "
             "Upload a smaller photo."
         ),
+        MessageKey.IMAGE_ASPECT: (
+            "The image is {width}×{height} px: too long and narrow to keep its shorter side at "
+            "{minimum} px. Crop it closer to the person."
+        ),
         MessageKey.AUDIO_UNREADABLE: (
-            "I could not read the recording. Upload a voice message or an MP3, WAV, M4A, "
-            "OGG or FLAC file."
+            "I could not read the recording: the file is damaged, has no sound track, or uses "
+            "an unknown codec. Upload a voice message or an MP3, WAV, M4A, OGG or FLAC file."
         ),
         MessageKey.AUDIO_TOO_LONG: (
             "The recording is {seconds} s long; the limit is {limit} s. Upload a shorter recording."
         ),
         MessageKey.AUDIO_TOO_SHORT: (
             "The recording is too short ({seconds} s). Upload at least {minimum} s of speech."
+        ),
+        MessageKey.AUDIO_SILENT: (
+            "The recording seems to be silent. Record again closer to the microphone, and "
+            "check that the right file is attached."
         ),
         MessageKey.FILE_TOO_LARGE: (
             "The {what} is larger than {limit_mb} MB. Upload a smaller file."

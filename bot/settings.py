@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    discord_token: SecretStr = Field(min_length=1)
+    discord_token: SecretStr | None = None  # required to run the bot, not the command line
     dashscope_api_key: SecretStr | None = None
     dashscope_base_url: AnyHttpUrl = AnyHttpUrl(DASHSCOPE_BEIJING)
     discord_api_base_url: AnyHttpUrl = AnyHttpUrl(DISCORD_API)
@@ -139,9 +139,18 @@ def describe_validation_error(error: ValidationError) -> str:
     return f"Configuration error: {variable} is invalid: {reason} (see .env.example)"
 
 
-def load_settings(**overrides: object) -> Settings:
+class _DiscordTokenRequired(BaseSettings):
+    """Checked first when running the bot: a missing token is the most common mistake."""
+
+    model_config = Settings.model_config
+    discord_token: SecretStr = Field(min_length=1)
+
+
+def load_settings(*, require_discord: bool = True, **overrides: object) -> Settings:
     """Build the settings from the environment and ``.env``; raise SettingsError on bad input."""
     try:
+        if require_discord:
+            _DiscordTokenRequired()
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise SettingsError(describe_validation_error(error)) from None

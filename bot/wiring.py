@@ -122,4 +122,6 @@ async def run_bot(core: Core) -> None:
     point_discord_at(core.settings)
     bot = EmoBot(core)
     async with bot:
-        await bot.start(core.settings.discord_token.get_secret_value())
+        token = core.settings.discord_token
+        assert token is not None  # load_settings() requires it for the bot
+        await bot.start(token.get_secret_value())

@@ -47,6 +47,7 @@ class AnimateRequest(BaseModel):
     audio: InputRef
     style: Style = Style.NORMAL
     framing: Framing = Framing.HEAD
+    trim: bool = False  # keep the first 60 s of a longer recording instead of refusing it
     upload_limit_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
 
 
@@ -83,6 +84,7 @@ class Job(BaseModel):
     locale: str
     style: Style
     framing: Framing
+    trim_audio: bool = False
     upload_limit_bytes: int
     image_source_url: str
     audio_source_url: str

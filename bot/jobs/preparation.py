@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
@@ -22,8 +24,6 @@ from bot.provider.errors import ProviderInputError
 from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL
 
 log = logging.getLogger(__name__)
-
-MAX_AUDIO_SECONDS = 60.0
 
 # What the detector's refusal codes mean for the member (spec section 1).
 _DETECTION_MESSAGES: dict[str, MessageKey] = {
@@ -61,8 +61,11 @@ class PreparationLimits:
     allowed_hosts: Collection[str]
     max_input_bytes: int
     max_pixels: int = 50_000_000
+    max_image_side: int = 2048
     provider_retries: int = 4
     retry_base_delay: float = 1.0
+    # Only the command line reads local files; URLs from Discord never may.
+    allow_local_files: bool = False
 
 
 class InputPreparer:
@@ -101,9 +104,10 @@ class InputPreparer:
                 image_source,
                 folder / "image.jpg",
                 max_pixels=self._limits.max_pixels,
+                max_side=self._limits.max_image_side,
             ),
             asyncio.to_thread(
-                prepare_audio, audio_source, folder / "audio.mp3", max_seconds=MAX_AUDIO_SECONDS
+                prepare_audio, audio_source, folder / "audio.mp3", trim=job.trim_audio
             ),
         )
         detect_url, image_url, audio_url = await self._publish(job, image, audio)
@@ -125,6 +129,9 @@ class InputPreparer:
         )
 
     async def _fetch(self, url: str, destination: Path, *, what: str) -> None:
+        if self._limits.allow_local_files and url.startswith("file://"):
+            await asyncio.to_thread(self._copy_local, url, destination, what)
+            return
         try:
             await download_to_file(
                 self._session,
@@ -142,6 +149,19 @@ class InputPreparer:
         except DownloadError as error:
             log.info("download of the %s failed: %s", what, error)
             raise UserFacingError(MessageKey.ATTACHMENT_UNAVAILABLE, what=what) from None
+
+    def _copy_local(self, url: str, destination: Path, what: str) -> None:
+        source = Path(unquote(urlsplit(url).path))
+        if not source.is_file():
+            raise UserFacingError(MessageKey.ATTACHMENT_UNAVAILABLE, what=what)
+        if source.stat().st_size > self._limits.max_input_bytes:
+            raise UserFacingError(
+                MessageKey.FILE_TOO_LARGE,
+                what=what,
+                limit_mb=round(self._limits.max_input_bytes / 1024 / 1024),
+            )
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
 
     async def _publish(
         self, job: Job, image: PreparedImage, audio: PreparedAudio

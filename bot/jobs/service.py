@@ -392,6 +392,7 @@ class AnimateService:
                 await self.notifier.report_failure(ended, message)
             except Exception:
                 log.exception("job %d failure report failed", job.id)
+        await self._changed(ended)
         return ended
 
     @staticmethod

@@ -64,6 +64,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX job_events_by_job ON job_events (job_id, id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN trim_audio INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 _BOX_COLUMNS = frozenset({"face_box", "ext_box"})
@@ -183,9 +186,9 @@ class JobStore:
             cursor = await db.execute(
                 """
             INSERT INTO jobs (state, guild_id, channel_id, user_id, locale, style, framing,
-                              upload_limit_bytes, image_source_url, audio_source_url,
-                              created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              trim_audio, upload_limit_bytes, image_source_url,
+                              audio_source_url, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
                 (
                     JobState.RECEIVED.value,
@@ -195,6 +198,7 @@ class JobStore:
                     request.locale,
                     request.style.value,
                     request.framing.value,
+                    request.trim,
                     request.upload_limit_bytes,
                     request.image.url,
                     request.audio.url,

@@ -35,6 +35,7 @@ class EmoCog(commands.GroupCog, group_name="emo", group_description="Talking por
         audio="A voice message or audio file of up to 60 seconds",
         style="How lively the motion is",
         framing="Head shot (square) or half body (portrait)",
+        trim="Use the first 60 seconds of a longer recording instead of refusing it",
     )
     @app_commands.choices(
         style=[
@@ -54,6 +55,7 @@ class EmoCog(commands.GroupCog, group_name="emo", group_description="Talking por
         audio: discord.Attachment,
         style: app_commands.Choice[str] | None = None,
         framing: app_commands.Choice[str] | None = None,
+        trim: bool = False,
     ) -> None:
         # Acknowledge first: everything after may take longer than Discord's 3 s.
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -68,6 +70,7 @@ class EmoCog(commands.GroupCog, group_name="emo", group_description="Talking por
             audio=InputRef(url=audio.url, declared_size=audio.size),
             style=Style(style.value) if style else Style.NORMAL,
             framing=Framing(framing.value) if framing else Framing.HEAD,
+            trim=trim,
             upload_limit_bytes=interaction.filesize_limit,
         )
         await interaction.edit_original_response(

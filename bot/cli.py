@@ -1,0 +1,126 @@
+"""``python -m bot animate``: the same pipeline as ``/emo animate``, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import open_core
+from bot.errors import UserFacingError
+from bot.jobs.models import AnimateRequest, Framing, InputRef, Job, Style
+from bot.jobs.states import JobState
+from bot.messages import UserMessage, render
+from bot.settings import Settings
+
+EXIT_OK, EXIT_REFUSED = 0, 1
+
+_STAGES: dict[JobState, str] = {
+    JobState.PREPARING: "checking and converting the inputs, face check",
+    JobState.SUBMITTING: "submitting to the provider",
+    JobState.SUBMITTED: "rendering",
+    JobState.SUCCEEDED: "downloading the video",
+    JobState.DELIVERED: "done",
+    JobState.CANCELED: "canceled",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", type=Path, help="portrait photo (JPEG, PNG, WebP, HEIC, …)")
+    parser.add_argument("audio", type=Path, help="recording of up to 60 s (any common format)")
+    parser.add_argument("--style", choices=[s.value for s in Style], default=Style.NORMAL.value)
+    parser.add_argument(
+        "--framing",
+        choices=["head", "half-body"],
+        default="head",
+        help="head: 512×512 (1:1); half-body: 512×704 (3:4)",
+    )
+    parser.add_argument("--trim", action="store_true", help="use the first 60 s of a longer file")
+    parser.add_argument("-o", "--output", type=Path, default=Path("out.mp4"))
+    parser.add_argument(
+        "--simulate", action="store_true", help="use the local simulator: free, no API key"
+    )
+
+
+class CommandLineProgress:
+    """Prints each stage with the time since start; writes the video where asked."""
+
+    def __init__(self, output: Path, stream: TextIO, locale: str) -> None:
+        self._output = output
+        self._stream = stream
+        self._locale = locale
+        self._started = time.monotonic()
+        self._last = ""
+        self.finished = asyncio.Event()
+        self.failure: UserMessage | None = None
+        self.final: Job | None = None
+
+    def stage(self, text: str) -> None:
+        if text == self._last:
+            return
+        self._last = text
+        elapsed = time.monotonic() - self._started
+        print(f"[{elapsed:6.1f}s] {text}", file=self._stream, flush=True)
+
+    async def job_changed(self, job: Job) -> None:
+        text = _STAGES.get(job.state)
+        if job.state is JobState.SUBMITTED and job.task_id:
+            text = f"rendering (provider task {job.task_id})"
+        if text:
+            self.stage(text)
+        if job.state.is_terminal:
+            self.final = job
+            self.finished.set()
+
+    async def deliver_result(self, job: Job, video: Path) -> int:
+        await asyncio.to_thread(shutil.copyfile, video, self._output)
+        return 0
+
+    async def report_failure(self, job: Job, message: UserMessage) -> None:
+        self.failure = message
+        print(render(message, self._locale), file=self._stream, flush=True)
+
+
+async def animate(settings: Settings, args: argparse.Namespace, stream: TextIO) -> int:
+    """Run one job to its end; return the process exit status."""
+    progress = CommandLineProgress(args.output, stream, "en")
+    with tempfile.TemporaryDirectory(prefix="emo-cli-") as scratch:
+        # A private data dir: a bot running from the same folder never sees these jobs.
+        settings = settings.model_copy(update={"emo_data_dir": Path(scratch)})
+        async with open_core(settings, local_files=True) as core:
+            core.service.attach_notifier(progress)
+            await core.service.start()
+            request = AnimateRequest(
+                guild_id=None,
+                channel_id=0,
+                user_id=0,
+                image=InputRef(url=args.image.resolve().as_uri(), declared_size=0),
+                audio=InputRef(url=args.audio.resolve().as_uri(), declared_size=0),
+                style=Style(args.style),
+                framing=Framing.HEAD if args.framing == "head" else Framing.HALF_BODY,
+                trim=args.trim,
+            )
+            progress.stage("checking and converting the inputs, face check")
+            try:
+                accepted = await core.service.request(request)
+            except UserFacingError as refusal:
+                print(render(refusal.message), file=stream, flush=True)
+                return EXIT_REFUSED
+            progress.stage(f"queued as job {accepted.job.id} ({accepted.ahead} ahead)")
+            await progress.finished.wait()
+    final = progress.final
+    if final is None or final.state is not JobState.DELIVERED:
+        return EXIT_REFUSED
+    cost = f", about USD {final.cost_usd:.3f}" if final.cost_usd is not None else ""
+    seconds = final.video_seconds or 0.0
+    print(f"wrote {args.output} ({seconds:.1f} s of video{cost})", file=stream, flush=True)
+    return EXIT_OK
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(animate(settings, args, sys.stderr))
