@@ -33,6 +33,7 @@ class MediaHostKind(enum.StrEnum):
 class S3Addressing(enum.StrEnum):
     PATH = "path"  # https://endpoint/bucket/key (MinIO, most self-hosted servers)
     VIRTUAL = "virtual"  # https://bucket.endpoint/key (Alibaba OSS, AWS)
+    DOMAIN = "domain"  # https://endpoint/key: a custom domain bound to the bucket (OSS CNAME)
 
 
 def _split_hosts(value: object) -> object:
@@ -69,7 +70,7 @@ class Settings(BaseSettings):
     emo_media_host: MediaHostKind = MediaHostKind.DASHSCOPE
     emo_s3_endpoint: AnyHttpUrl | None = None
     emo_s3_bucket: str | None = None
-    emo_s3_region: str = "oss-cn-beijing"
+    emo_s3_region: str = "cn-beijing"  # the signing region ID (OSS: cn-beijing, not oss-cn-…)
     emo_s3_access_key_id: SecretStr | None = None
     emo_s3_secret_access_key: SecretStr | None = None
     emo_s3_addressing: S3Addressing = S3Addressing.VIRTUAL

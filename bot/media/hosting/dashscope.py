@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.media.hosting import safe_name
 from bot.provider.client import DashScopeClient
 
 
@@ -13,6 +14,7 @@ class DashScopeTemporaryHost:
         self._client = client
 
     async def publish(self, data: bytes, *, model: str, filename: str, content_type: str) -> str:
+        # The name becomes part of the object key: keep it to safe characters.
         return await self._client.upload_temporary(
-            data, model=model, filename=filename, content_type=content_type
+            data, model=model, filename=safe_name(filename), content_type=content_type
         )

@@ -1,0 +1,24 @@
+"""``python -m bench [name ...]``: run the benchmarks (all by default)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench import prepare
+
+BENCHMARKS = {"prepare": prepare.main}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], default=[])
+    parser.add_argument("--runs", type=int, default=7, help="measured runs per row")
+    args = parser.parse_args()
+    for name in args.names or list(BENCHMARKS):
+        BENCHMARKS[name](runs=args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
