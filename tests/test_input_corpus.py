@@ -88,6 +88,7 @@ CORPUS = [
     Case("photo as the audio", "audio_unreadable", audio=_png),
     Case("truncated OGG", "audio_unreadable", audio=lambda: media.voice_note()[:1500]),
     Case("MIDI (no decodable sound)", "audio_unreadable", audio=media.midi_file),
+    Case("WAV with an unknown codec", "audio_unreadable", audio=media.wav_with_unknown_codec),
     Case("video without sound", "audio_unreadable", audio=media.video_without_sound),
     Case("75 s recording", "audio_too_long", audio=lambda: media.wav(_speech(75))),
     Case(

@@ -169,6 +169,14 @@ def streaming_wav(pcm: np.ndarray, rate: int = 16_000) -> bytes:
     return bytes(data)
 
 
+def wav_with_unknown_codec() -> bytes:
+    """A well-formed WAV whose format tag names a codec no decoder knows."""
+    data = bytearray(wav(speech_pcm(2)))
+    marker = data.index(b"fmt ")
+    data[marker + 8 : marker + 10] = struct.pack("<H", 0x4242)
+    return bytes(data)
+
+
 def midi_file() -> bytes:
     """A valid Standard MIDI File: a format with no sound track PyAV can decode."""
     track = b"\x00\x90\x3c\x40\x60\x80\x3c\x40\x00\xff\x2f\x00"
