@@ -76,10 +76,19 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
             preparer=preparer,
             session=session,
             limits=EngineLimits(
+                provider_concurrency=settings.emo_provider_concurrency,
+                lookahead=settings.emo_lookahead,
+                lookahead_window_seconds=settings.emo_lookahead_window_seconds,
                 poll_min_seconds=settings.emo_poll_min_seconds,
                 poll_max_seconds=settings.emo_poll_max_seconds,
+                query_budget_per_second=settings.emo_query_budget_per_second,
                 provider_retries=settings.emo_provider_retries,
                 max_result_bytes=settings.emo_max_result_bytes,
+                render_seconds_per_audio_second=settings.emo_render_seconds_per_audio_second,
+                stuck_task_seconds=settings.emo_stuck_task_seconds,
+                probe_interval_seconds=settings.emo_probe_interval_seconds,
+                max_active_per_member=settings.emo_max_active_per_member,
+                max_queued_per_server=settings.emo_max_queued_per_server,
             ),
         )
         stack.push_async_callback(service.close)

@@ -85,6 +85,12 @@ class CommandLineProgress:
         self.failure = message
         print(render(message, self._locale), file=self._stream, flush=True)
 
+    async def find_delivery(self, job: Job) -> int | None:
+        return 0 if self._output.exists() else None
+
+    async def operator_alert(self, text: str) -> None:
+        print(text, file=self._stream, flush=True)
+
 
 async def animate(settings: Settings, args: argparse.Namespace, stream: TextIO) -> int:
     """Run one job to its end; return the process exit status."""

@@ -39,6 +39,10 @@ class MessageKey(enum.StrEnum):
     RESULT_EXPIRED = "result_expired"
     SUBMIT_UNCERTAIN = "submit_uncertain"
     DELIVERY_FAILED = "delivery_failed"
+    MEMBER_BUSY = "member_busy"
+    SERVER_QUEUE_FULL = "server_queue_full"
+    RENDER_STUCK = "render_stuck"
+    PROVIDER_PAUSED = "provider_paused"
     GUILD_ONLY = "guild_only"
     UNEXPECTED = "unexpected"
 
@@ -157,6 +161,23 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
         MessageKey.DELIVERY_FAILED: (
             "{mention} job #{job} finished but could not be posted here. Check that the bot may "
             "send messages and attach files in this channel."
+        ),
+        MessageKey.MEMBER_BUSY: (
+            "You already have {count} videos on the way (the limit is {limit}). Wait for one to "
+            "arrive, then try again."
+        ),
+        MessageKey.SERVER_QUEUE_FULL: (
+            "This server's queue is full: {count} videos are waiting (the limit is {limit}). "
+            "Try again when some have arrived."
+        ),
+        MessageKey.RENDER_STUCK: (
+            "{mention} job #{job} waited over {hours} h at the video service and was cancelled; "
+            "nothing was charged. Run the command again."
+        ),
+        MessageKey.PROVIDER_PAUSED: (
+            "The bot's video service account needs attention from the bot's operator, so new "
+            "videos wait in the queue. Yours (job #{job}) keeps its place and starts once the "
+            "operator has fixed it."
         ),
         MessageKey.GUILD_ONLY: "Use this command in a server channel.",
         MessageKey.UNEXPECTED: (

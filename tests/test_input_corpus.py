@@ -168,7 +168,7 @@ async def test_every_odd_input_gets_its_answer_and_the_bot_stays_healthy(
 ) -> None:
     simulator.update_knobs(render_seconds_per_audio_second=0.02, render_overhead_seconds=0.0)
     simulator.knobs.rate_limits.detect = 100  # the corpus runs back to back
-    bot = bot_process()
+    bot = bot_process(EMO_MAX_ACTIVE_PER_MEMBER="100")  # one member sends the whole corpus
     await bot.start()
     await discord_fake.wait_for_identify(timeout=60)
     member = discord_fake.add_member(name="corpus")

@@ -105,6 +105,11 @@ class Job(BaseModel):
     submitted_at: datetime | None = None
     finished_at: datetime | None = None
     delivered_at: datetime | None = None
+    not_before: datetime | None = None  # a queued job waits until then (retry backoff)
+    queued_at: datetime | None = None
+    started_at: datetime | None = None  # the provider's scheduled_time: the render began
+    render_seconds: float | None = None  # the provider's end_time - scheduled_time
+    polls: int = 0
 
     @property
     def delivery_nonce(self) -> str:

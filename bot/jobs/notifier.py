@@ -29,3 +29,11 @@ class JobNotifier(Protocol):
     async def report_failure(self, job: Job, message: UserMessage) -> None:
         """Tell the requester that ``job`` ended without a video, and what to do."""
         ...
+
+    async def find_delivery(self, job: Job) -> int | None:
+        """The id of a result already posted for ``job`` (a crash may have hidden it)."""
+        ...
+
+    async def operator_alert(self, text: str) -> None:
+        """Tell the bot's operator about a problem only they can fix (once per problem)."""
+        ...

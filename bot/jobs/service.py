@@ -1,27 +1,52 @@
-"""The animate service: takes requests, runs each job from its row to a posted video."""
+"""The animate service: takes requests, runs each job from its row to a posted video.
+
+Three loops share the work: the dispatcher submits queued jobs fairly while the provider has
+room, one poller watches every task in flight within a query budget, and a prober watches a
+paused provider account. Each job's delivery runs in its own tracked task.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import json
 import logging
-from collections.abc import Iterator
+import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 
 from bot.errors import UserFacingError
+from bot.jobs.budget import QueryBudget
+from bot.jobs.gate import ProviderGate
 from bot.jobs.models import AnimateRequest, Job
 from bot.jobs.notifier import DeliveryError, JobNotifier
+from bot.jobs.planning import (
+    DurationModel,
+    PollPlan,
+    expected_ends,
+    lookahead_open,
+    lookahead_opens_at,
+    next_poll_delay,
+    next_retry_at,
+    pick_next,
+)
 from bot.jobs.preparation import InputPreparer, refusal_for
 from bot.jobs.states import JobState
-from bot.jobs.store import JobStore, JobUpdate, StaleJobStateError, utcnow
+from bot.jobs.store import (
+    CapExceededError,
+    Caps,
+    JobStore,
+    JobUpdate,
+    StaleJobStateError,
+    utcnow,
+)
 from bot.media.download import DownloadError, download_to_file
-from bot.messages import MessageKey, UserMessage
-from bot.provider.client import DashScopeClient, with_retries
+from bot.messages import MessageKey, Param, UserMessage
+from bot.provider.client import DashScopeClient
 from bot.provider.errors import (
     ProviderError,
     ProviderInputError,
@@ -35,20 +60,30 @@ from bot.tasks import BackgroundTasks
 log = logging.getLogger(__name__)
 
 TASK_LIFETIME = timedelta(hours=24)  # the provider forgets task ids and result URLs after this
+NONCE_WINDOW = timedelta(minutes=4)  # Discord deduplicates a nonce for "a few minutes"
 IN_FLIGHT = (JobState.SUBMITTING, JobState.SUBMITTED)
 WAITING = (JobState.QUEUED, *IN_FLIGHT)
+PROBE_TASK_ID = "emo-bot-account-probe"
 
 
 @dataclass(frozen=True)
 class EngineLimits:
     provider_concurrency: int = 1
     lookahead: int = 1
+    lookahead_window_seconds: float = 20.0
     poll_min_seconds: float = 2.0
     poll_max_seconds: float = 15.0
+    query_budget_per_second: float = 10.0
     provider_retries: int = 4
-    retry_base_delay: float = 1.0
+    retry_base_delay: float = 2.0
+    retry_max_delay: float = 300.0
     max_result_bytes: int = 200 * 1024 * 1024
     delivery_attempts: int = 5
+    render_seconds_per_audio_second: float = 8.5
+    stuck_task_seconds: float = 3 * 3600.0
+    probe_interval_seconds: float = 60.0
+    max_active_per_member: int | None = 2
+    max_queued_per_server: int | None = 20
     rescan_seconds: float = 5.0  # other processes may add rows: look again even when not woken
 
 
@@ -58,22 +93,17 @@ class Accepted:
 
     job: Job
     ahead: int
-
-
-def poll_delays(minimum: float, maximum: float) -> Iterator[float]:
-    """The provider SDK's rhythm (1, 1, 2, 2, 2, 4, 4, 4, 5 …) scaled to ``minimum``, capped."""
-    for factor in (1, 1, 2, 2, 2, 4, 4, 4):
-        yield min(minimum * factor, maximum)
-    step = min(minimum * 5, maximum)
-    while True:
-        yield step
-        step = min(step * 1.5, maximum)
+    paused: bool = False  # the provider account needs the operator: the job keeps its place
 
 
 def _error_update(message: UserMessage) -> JobUpdate:
     return JobUpdate(
         error_key=message.key.value, error_detail=json.dumps(message.params), finished_at=utcnow()
     )
+
+
+def _who(job: Job) -> dict[str, Param]:
+    return {"mention": f"<@{job.user_id}>", "job": job.id}
 
 
 class AnimateService:
@@ -93,15 +123,34 @@ class AnimateService:
         self._preparer = preparer
         self._session = session
         self._limits = limits
+        self._gate = ProviderGate(store)
+        self.budget = QueryBudget(limits.query_budget_per_second)
+        self._poll_plan = PollPlan(limits.poll_min_seconds, limits.poll_max_seconds)
         self._notifier: JobNotifier | None = None
         self._tasks = BackgroundTasks()
-        self._wake = asyncio.Event()
-        self._followed: set[int] = set()
+        self._dispatch_wake = asyncio.Event()
+        self._poll_wake = asyncio.Event()
+        self._probe_wake = asyncio.Event()
+        self._poll_queue: list[tuple[datetime, int]] = []
+        self._polled: dict[int, int] = {}  # job id -> polls since the expected end passed
+        self._delivering: set[int] = set()
+        self._warned_slow: set[int] = set()
+        self._rng = random.Random()
+        self._model = DurationModel(rate=limits.render_seconds_per_audio_second)
+        self._ends: dict[int, datetime] = {}
         self._started = False
 
     @property
     def store(self) -> JobStore:
         return self._store
+
+    @property
+    def gate(self) -> ProviderGate:
+        return self._gate
+
+    @property
+    def durations(self) -> DurationModel:
+        return self._model
 
     def attach_notifier(self, notifier: JobNotifier) -> None:
         self._notifier = notifier
@@ -117,8 +166,11 @@ class AnimateService:
         if self._started:
             return
         self._started = True
+        await self._learn()
         await self._resume()
         self._tasks.spawn(self._dispatch_forever(), name="dispatcher")
+        self._tasks.spawn(self._poll_forever(), name="poller")
+        self._tasks.spawn(self._probe_forever(), name="prober")
 
     async def close(self) -> None:
         await self._tasks.cancel_all()
@@ -129,15 +181,24 @@ class AnimateService:
     async def request(self, request: AnimateRequest) -> Accepted:
         """Write the job's row, check and prepare its inputs, queue it.
 
-        Raises UserFacingError when the inputs are refused or the provider cannot take them;
-        the row then says why. Nothing billable happens here but the face check.
+        Raises UserFacingError when a cap is reached, the inputs are refused or the provider
+        cannot take them; the row (if any) then says why. Nothing billable happens here but
+        the face check.
         """
-        job = await self._store.create(request)
+        caps = Caps(
+            active_per_member=self._limits.max_active_per_member,
+            queued_per_server=self._limits.max_queued_per_server,
+        )
+        try:
+            job = await self._store.create(request, caps)
+        except CapExceededError as cap:
+            key = MessageKey.MEMBER_BUSY if cap.scope == "member" else MessageKey.SERVER_QUEUE_FULL
+            raise UserFacingError(key, count=cap.count, limit=cap.limit) from None
         job = await self._transition(job, JobState.PREPARING)
         job = await self._prepare(job)
-        ahead = await self._ahead_of(job)
-        self._wake.set()
-        return Accepted(job=job, ahead=ahead)
+        self._dispatch_wake.set()
+        paused = await self._gate.current() is not None
+        return Accepted(job=job, ahead=await self.ahead_of(job), paused=paused)
 
     async def _prepare(self, job: Job) -> Job:
         try:
@@ -150,15 +211,14 @@ class AnimateService:
             await self._end(job, JobState.REJECTED, provider_refusal.message, notify=False)
             raise provider_refusal from None
         except ProviderError as error:
-            message = self._provider_trouble(job, error)
+            message = await self._provider_trouble(job, error)
             await self._end(job, JobState.FAILED, message, notify=False)
             raise UserFacingError(message.key, **message.params) from None
         except asyncio.CancelledError:
             raise  # the row stays PREPARING and is resumed on the next start
         except Exception:
-            reference = f"job-{job.id}"
             log.exception("job %d preparation failed unexpectedly", job.id)
-            message = UserMessage(key=MessageKey.UNEXPECTED, params={"reference": reference})
+            message = UserMessage(key=MessageKey.UNEXPECTED, params={"reference": f"job-{job.id}"})
             await self._end(job, JobState.FAILED, message, notify=False)
             raise
         return await self._transition(
@@ -170,141 +230,361 @@ class AnimateService:
                 audio_url=inputs.audio_url,
                 face_box=inputs.face_box,
                 ext_box=inputs.ext_box,
+                queued_at=utcnow(),
             ),
         )
 
-    async def _ahead_of(self, job: Job) -> int:
-        waiting = await self._store.in_states(WAITING)
-        return sum(1 for other in waiting if other.id < job.id)
+    async def ahead_of(self, job: Job) -> int:
+        """How many jobs go to the provider before ``job``: those in flight, then the queue
+        in the order the round robin will take it."""
+        in_flight = await self._store.in_states(IN_FLIGHT)
+        if job.state is not JobState.QUEUED:
+            return 0
+        queued = await self._store.in_states((JobState.QUEUED,))
+        served = dict(await self._store.last_served())
+        now, ahead = utcnow(), len(in_flight)
+        far_future = now + timedelta(days=3650)
+        remaining = [j.model_copy(update={"not_before": None}) for j in queued]
+        while remaining:
+            chosen = pick_next(remaining, served, now)
+            if chosen is None or chosen.id == job.id:
+                break
+            ahead += 1
+            served[chosen.guild_id] = far_future + timedelta(seconds=ahead)
+            remaining.remove(chosen)
+        return ahead
 
-    # -- dispatch: submit queued jobs while the provider has room --------------------------
+    # -- dispatch: submit queued jobs fairly while the provider has room ----------------
 
     async def _dispatch_forever(self) -> None:
-        slots = self._limits.provider_concurrency + self._limits.lookahead
         while True:
-            self._wake.clear()
-            in_flight = len(await self._store.in_states(IN_FLIGHT))
-            queued = await self._store.in_states((JobState.QUEUED,))
-            for job in queued[: max(0, slots - in_flight)]:
-                await self._submit(job)
+            self._dispatch_wake.clear()
+            wake_at = await self._dispatch_once()
+            timeout = self._limits.rescan_seconds
+            if wake_at is not None:
+                timeout = min(timeout, max(0.0, (wake_at - utcnow()).total_seconds()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._limits.rescan_seconds)
+                await asyncio.wait_for(self._dispatch_wake.wait(), timeout=timeout)
 
-    async def _submit(self, job: Job) -> None:
+    async def _dispatch_once(self) -> datetime | None:
+        """Submit while there is room; return when to look again (None: when woken)."""
+        if await self._gate.current() is not None:
+            return None
+        while True:
+            now = utcnow()
+            in_flight = await self._store.in_states(IN_FLIGHT)
+            ends = expected_ends(in_flight, self._model, self._limits.provider_concurrency, now)
+            window = timedelta(seconds=self._limits.lookahead_window_seconds)
+            queued = await self._store.in_states((JobState.QUEUED,))
+            if not queued:
+                return None
+            if not lookahead_open(
+                ends,
+                concurrency=self._limits.provider_concurrency,
+                lookahead=self._limits.lookahead,
+                window=window,
+                now=now,
+            ):
+                opens = lookahead_opens_at(
+                    ends, concurrency=self._limits.provider_concurrency, window=window
+                )
+                return opens if len(in_flight) < self._cap_in_flight else None
+            # Chosen now, at the last moment: a light server's job that just arrived wins.
+            chosen = pick_next(queued, await self._store.last_served(), now)
+            if chosen is None:
+                return next_retry_at(queued, now)
+            if not await self._submit(chosen):
+                return None
+
+    @property
+    def _cap_in_flight(self) -> int:
+        return self._limits.provider_concurrency + self._limits.lookahead
+
+    async def _submit(self, job: Job) -> bool:
+        """Submit one job; False when submitting should stop for now (paused)."""
         try:
-            job = await self._transition(
+            job = await self._store.transition(
                 job, JobState.SUBMITTING, JobUpdate(attempt=job.attempt + 1)
             )
         except StaleJobStateError:
-            return  # another process took it
+            return True  # another process took it
         if not (job.image_url and job.audio_url and job.face_box and job.ext_box):
             raise RuntimeError(f"job {job.id} was queued without prepared inputs")
-        image_url, audio_url = job.image_url, job.audio_url
-        face, ext = job.face_box.as_list(), job.ext_box.as_list()
         try:
-            task_id = await with_retries(
-                lambda: self._client.submit_synthesis(
-                    image_url=image_url,
-                    audio_url=audio_url,
-                    face_bbox=face,
-                    ext_bbox=ext,
-                    style_level=job.style.value,
-                ),
-                retries=self._limits.provider_retries,
-                base_delay=self._limits.retry_base_delay,
+            task_id = await self._client.submit_synthesis(
+                image_url=job.image_url,
+                audio_url=job.audio_url,
+                face_bbox=job.face_box.as_list(),
+                ext_bbox=job.ext_box.as_list(),
+                style_level=job.style.value,
             )
         except ProviderInputError as error:
             await self._end(job, JobState.REJECTED, refusal_for(error).message)
-            return
+            return True
+        except ProviderOperatorError as error:
+            # Certainly not accepted: the job keeps its place; everyone waits for the operator.
+            await self._store.transition(job, JobState.QUEUED, JobUpdate(attempt=job.attempt - 1))
+            await self._pause(error)
+            return False
         except ProviderTransientError as error:
-            if error.maybe_accepted:
-                # The provider may have created a task we cannot see: do not pay twice.
-                await self._end(job, JobState.FAILED, self._uncertain(job))
-            else:
-                await self._end(job, JobState.FAILED, self._provider_trouble(job, error))
-            return
-        except ProviderError as error:
-            await self._end(job, JobState.FAILED, self._provider_trouble(job, error))
-            return
+            await self._retry_or_fail(job, error)
+            return True
         # Shielded: the task id must reach the row even if we are being cancelled.
         job = await self._transition(
             job, JobState.SUBMITTED, JobUpdate(task_id=task_id, submitted_at=utcnow())
         )
-        self._follow(job)
+        self._track(job, delay=self._limits.poll_min_seconds)
+        return True
 
-    # -- follow: poll a submitted task, then deliver ---------------------------------------
-
-    def _follow(self, job: Job) -> None:
-        if job.id in self._followed:
+    async def _retry_or_fail(self, job: Job, error: ProviderTransientError) -> None:
+        if error.maybe_accepted:
+            # The provider may have created a task we cannot see: never pay twice.
+            await self._end(job, JobState.FAILED, self._uncertain(job))
             return
-        self._followed.add(job.id)
-        self._tasks.spawn(self._run_to_end(job), name=f"job-{job.id}")
+        if job.attempt > self._limits.provider_retries:
+            await self._end(job, JobState.FAILED, await self._provider_trouble(job, error))
+            return
+        delay = min(
+            self._limits.retry_base_delay * 2 ** (job.attempt - 1), self._limits.retry_max_delay
+        ) * self._rng.uniform(0.8, 1.2)
+        log.warning(
+            "job %d submit failed (%s), retry %d in %.1fs",
+            job.id,
+            error.code,
+            job.attempt,
+            delay,
+        )
+        await self._store.transition(
+            job, JobState.QUEUED, JobUpdate(not_before=utcnow() + timedelta(seconds=delay))
+        )
+        if error.code.startswith("Throttling"):
+            self.budget.penalize()
 
-    async def _run_to_end(self, job: Job) -> None:
-        try:
-            if job.state is JobState.SUBMITTED:
-                job = await self._poll(job)
-                self._wake.set()  # a provider slot is free
-            if job.state in (JobState.SUCCEEDED, JobState.DELIVERING):
-                await self._deliver(job)
-        finally:
-            self._followed.discard(job.id)
+    # -- the provider gate ----------------------------------------------------------------
 
-    async def _poll(self, job: Job) -> Job:
-        assert job.task_id is not None
-        delays = poll_delays(self._limits.poll_min_seconds, self._limits.poll_max_seconds)
-        announced_running = False
+    async def _pause(self, error: ProviderError) -> None:
+        if await self._gate.pause(error.code, error.message):
+            await self._alert(
+                f"DashScope refused the bot's account ({error.code}: {error.message}). "
+                "Submissions are paused for every server and jobs keep their place. Fix the "
+                "account (key, region, balance, entitlement); the bot probes it and resumes."
+            )
+        self._probe_wake.set()
+
+    async def resume_provider(self, reason: str) -> bool:
+        """Lift an operator pause (an admin said so, or a probe passed)."""
+        resumed = await self._gate.resume(reason)
+        self._dispatch_wake.set()
+        return resumed
+
+    async def _probe_forever(self) -> None:
+        """While paused, check the account now and then; resume when it answers again."""
+        delay = self._limits.probe_interval_seconds
         while True:
-            await asyncio.sleep(next(delays))
-            if job.submitted_at is not None and utcnow() - job.submitted_at > TASK_LIFETIME:
-                return await self._end(job, JobState.EXPIRED, self._expired(job))
-            try:
-                task = await self._client.get_task(job.task_id)
-            except ProviderError as error:
-                # Polling is free and the task lives on: keep trying, at the slow rhythm.
-                log.warning("job %d poll failed: %s", job.id, error.code)
+            pause = await self._gate.current()
+            if pause is None:
+                delay = self._limits.probe_interval_seconds
+                self._probe_wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._probe_wake.wait(), self._limits.rescan_seconds)
                 continue
-            status = task.output.task_status
-            if status is TaskStatus.RUNNING and not announced_running:
-                announced_running = True
+            await asyncio.sleep(delay)
+            await self._gate.record_probe(pause)
+            try:
+                await self._client.get_task(PROBE_TASK_ID)
+            except ProviderError as error:
+                log.info("provider probe: still refused (%s)", error.code)
+                delay = min(delay * 2, 30 * 60.0)
+                continue
+            # The key works again. A billing problem only shows on submit: if it is still
+            # there, the next submit pauses again, and the probes go on at a slower pace.
+            await self.resume_provider(f"probe passed after {pause.code}")
+            delay = min(delay * 2, 30 * 60.0)
+
+    # -- polling: one loop for every task in flight ---------------------------------------
+
+    def _track(self, job: Job, *, delay: float) -> None:
+        due = utcnow() + timedelta(seconds=delay)
+        heapq.heappush(self._poll_queue, (due, job.id))
+        self._poll_wake.set()
+
+    async def _poll_forever(self) -> None:
+        while True:
+            self._poll_wake.clear()
+            if not self._poll_queue:
+                await self._poll_wake.wait()
+                continue
+            due, job_id = self._poll_queue[0]
+            wait = (due - utcnow()).total_seconds()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._poll_wake.wait(), timeout=wait)
+                continue
+            heapq.heappop(self._poll_queue)
+            await self.budget.acquire()
+            try:
+                await self._poll(job_id)
+            except Exception:
+                log.exception("job %d poll failed unexpectedly; polling it again later", job_id)
+                self._track_id(job_id, self._limits.poll_max_seconds)
+
+    def _track_id(self, job_id: int, delay: float) -> None:
+        heapq.heappush(self._poll_queue, (utcnow() + timedelta(seconds=delay), job_id))
+
+    async def _poll(self, job_id: int) -> None:
+        job = await self._store.get(job_id)
+        if job.state is not JobState.SUBMITTED or job.task_id is None:
+            self._polled.pop(job_id, None)
+            return
+        now = utcnow()
+        if job.submitted_at is not None and now - job.submitted_at > TASK_LIFETIME:
+            await self._end(job, JobState.EXPIRED, self._expired(job))
+            return
+        try:
+            task = await self._client.get_task(job.task_id)
+        except ProviderError as error:
+            # Polling is free and the task lives on: keep trying, at the slow rhythm.
+            if error.status == 429 or error.code.startswith("Throttling"):
+                self.budget.penalize()
+            log.warning("job %d poll failed: %s", job.id, error.code)
+            self._track(job, delay=self._limits.poll_max_seconds)
+            return
+        self.budget.succeeded()
+        output = task.output
+        status = output.task_status
+        if status in (TaskStatus.PENDING, TaskStatus.RUNNING):
+            if status is TaskStatus.RUNNING and job.started_at is None:
+                started = output.started_at or now
+                job = await self._store.annotate(job, JobUpdate(started_at=started))
                 await self._changed(job)
-            elif status is TaskStatus.SUCCEEDED:
-                return await self._succeeded(job, task)
-            elif status is TaskStatus.FAILED:
-                message = UserMessage(
-                    key=MessageKey.RENDER_FAILED,
-                    params={"reason": task.output.code or "unknown", **self._who(job)},
-                )
-                return await self._end(job, JobState.FAILED, message)
-            elif status is TaskStatus.CANCELED:
-                return await self._end(job, JobState.CANCELED, None)
-            elif status is TaskStatus.UNKNOWN:
-                return await self._end(job, JobState.EXPIRED, self._expired(job))
+            if await self._watchdog(job, status):
+                return
+            self._plan_next_poll(job)
+            return
+        self._polled.pop(job.id, None)
+        if status is TaskStatus.SUCCEEDED:
+            job = await self._succeeded(job, task)
+            self._dispatch_wake.set()  # a provider slot is free
+            if job.state is JobState.SUCCEEDED:
+                self._deliver_soon(job)
+            return
+        self._dispatch_wake.set()
+        if status is TaskStatus.FAILED:
+            reason = output.code or "unknown"
+            message = UserMessage(
+                key=MessageKey.RENDER_FAILED, params={"reason": reason, **_who(job)}
+            )
+            await self._end(job, JobState.FAILED, message)
+        elif status is TaskStatus.CANCELED:
+            await self._end(job, JobState.CANCELED, None)
+        else:  # UNKNOWN: the provider no longer knows the task
+            await self._end(job, JobState.EXPIRED, self._expired(job))
+
+    def _plan_next_poll(self, job: Job) -> None:
+        # Where the task should end, given everything ahead of it at the provider.
+        now = utcnow()
+        end = self._ends.get(job.id) or expected_ends([job], self._model, 1, now)[job.id]
+        remaining = (end - now).total_seconds()
+        overdue = self._polled.get(job.id, 0)
+        if remaining <= self._limits.poll_min_seconds:
+            self._polled[job.id] = overdue + 1
+        delay = next_poll_delay(
+            self._poll_plan, remaining=remaining, overdue_polls=overdue, rng=self._rng
+        )
+        self._track(job, delay=delay)
+
+    async def _refresh_ends(self) -> None:
+        """Re-plan when every in-flight task should end (after any in-flight change)."""
+        in_flight = await self._store.in_states(IN_FLIGHT)
+        self._ends = expected_ends(
+            in_flight, self._model, self._limits.provider_concurrency, utcnow()
+        )
+
+    async def _watchdog(self, job: Job, status: TaskStatus) -> bool:
+        """Handle a task stuck past the limit; True when the job ended here."""
+        limit = timedelta(seconds=self._limits.stuck_task_seconds)
+        now = utcnow()
+        if status is TaskStatus.PENDING and job.submitted_at and now - job.submitted_at > limit:
+            assert job.task_id is not None
+            try:
+                await self._client.cancel_task(job.task_id)
+            except ProviderError as error:
+                log.warning("job %d stuck but could not be cancelled: %s", job.id, error.code)
+                return False
+            hours = round(limit.total_seconds() / 3600, 1)
+            message = UserMessage(key=MessageKey.RENDER_STUCK, params={"hours": hours, **_who(job)})
+            await self._end(job, JobState.FAILED, message)
+            self._dispatch_wake.set()
+            return True
+        started = job.started_at
+        slow = status is TaskStatus.RUNNING and started and now - started > limit
+        if slow and job.id not in self._warned_slow:
+            self._warned_slow.add(job.id)
+            await self._alert(
+                f"Job {job.id} (task {job.task_id}) has been rendering for over "
+                f"{limit.total_seconds() / 3600:.1f} h; the provider stops it at 3 h."
+            )
+        return False
 
     async def _succeeded(self, job: Job, task: TaskResponse) -> Job:
         seconds = task.usage.video_duration if task.usage else None
         if task.video_url is None:
             message = UserMessage(
-                key=MessageKey.RENDER_FAILED, params={"reason": "no result", **self._who(job)}
+                key=MessageKey.RENDER_FAILED, params={"reason": "no result", **_who(job)}
             )
             return await self._end(job, JobState.FAILED, message)
-        return await self._transition(
+        started, ended = task.output.started_at or job.started_at, task.output.ended_at
+        render = (ended - started).total_seconds() if started and ended else None
+        job = await self._transition(
             job,
             JobState.SUCCEEDED,
             JobUpdate(
                 result_url=task.video_url,
                 video_seconds=seconds,
                 cost_usd=cost_usd(seconds, job.framing.value) if seconds is not None else None,
+                started_at=started,
+                render_seconds=render,
                 finished_at=utcnow(),
             ),
         )
+        await self._learn()
+        return job
+
+    async def _learn(self) -> None:
+        self._model = DurationModel.learn(
+            await self._store.render_history(),
+            self._limits.render_seconds_per_audio_second,
+        )
+        await self._refresh_ends()
+
+    # -- delivery -------------------------------------------------------------------------
+
+    def _deliver_soon(self, job: Job) -> None:
+        if job.id in self._delivering:
+            return
+        self._delivering.add(job.id)
+        self._tasks.spawn(self._deliver(job), name=f"deliver-{job.id}")
 
     async def _deliver(self, job: Job) -> None:
-        if job.state is JobState.SUCCEEDED:
-            job = await self._transition(job, JobState.DELIVERING)
-        video = self._preparer.job_dir(job.id) / "result.mp4"
-        if not video.exists():
-            assert job.result_url is not None
+        try:
+            if job.state is JobState.DELIVERING and utcnow() - job.updated_at > NONCE_WINDOW:
+                # A post may have landed just before a crash, beyond Discord's nonce memory.
+                found = await self.notifier.find_delivery(job)
+                if found is not None:
+                    await self._delivered(job, found)
+                    return
+            if job.state is JobState.SUCCEEDED:
+                job = await self._transition(job, JobState.DELIVERING)
+            video = self._preparer.job_dir(job.id) / "result.mp4"
+            have_video = await asyncio.to_thread(video.exists)
+            if have_video or await self._download_result(job, video):
+                await self._post(job, video)
+        finally:
+            self._delivering.discard(job.id)
+
+    async def _download_result(self, job: Job, video: Path) -> bool:
+        assert job.result_url is not None
+        for attempt in range(1, self._limits.delivery_attempts + 1):
             try:
                 await download_to_file(
                     self._session,
@@ -313,11 +593,16 @@ class AnimateService:
                     max_bytes=self._limits.max_result_bytes,
                     allowed_hosts=None,
                 )
+                return True
             except DownloadError as error:
+                # 403/404 means the signed URL expired: no retry can help.
+                final = "403" in str(error) or "404" in str(error)
                 log.warning("job %d result download failed: %s", job.id, type(error).__name__)
-                await self._end(job, JobState.EXPIRED, self._expired(job))
-                return
-        await self._post(job, video)
+                if final or attempt == self._limits.delivery_attempts:
+                    await self._end(job, JobState.EXPIRED, self._expired(job))
+                    return False
+                await asyncio.sleep(self._limits.retry_base_delay * attempt)
+        return False
 
     async def _post(self, job: Job, video: Path) -> None:
         delay = self._limits.retry_base_delay
@@ -327,17 +612,20 @@ class AnimateService:
             except DeliveryError as error:
                 log.warning("job %d delivery attempt %d failed: %s", job.id, attempt, error)
                 if error.permanent or attempt == self._limits.delivery_attempts:
-                    message = UserMessage(key=MessageKey.DELIVERY_FAILED, params=self._who(job))
+                    message = UserMessage(key=MessageKey.DELIVERY_FAILED, params=_who(job))
                     await self._end(job, JobState.FAILED, message)
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
                 continue
-            # The message exists now: record it even if we are being cancelled.
-            await self._transition(
-                job, JobState.DELIVERED, JobUpdate(message_id=message_id, delivered_at=utcnow())
-            )
+            await self._delivered(job, message_id)
             return
+
+    async def _delivered(self, job: Job, message_id: int) -> None:
+        # The message exists now: record it even if we are being cancelled.
+        await self._transition(
+            job, JobState.DELIVERED, JobUpdate(message_id=message_id, delivered_at=utcnow())
+        )
 
     # -- restart ------------------------------------------------------------------------
 
@@ -353,8 +641,10 @@ class AnimateService:
                 # We died between asking for a task and storing its id: we cannot know
                 # whether the provider created one, so never submit it again.
                 await self._end(job, JobState.FAILED, self._uncertain(job))
+            elif job.state is JobState.SUBMITTED:
+                self._track(job, delay=0)
             else:
-                self._follow(job)
+                self._deliver_soon(job)
 
     async def _resume_preparation(self, job: Job) -> None:
         if job.state is JobState.RECEIVED:
@@ -364,13 +654,15 @@ class AnimateService:
         except UserFacingError as refusal:
             await self.notifier.report_failure(job, refusal.message)
             return
-        self._wake.set()
+        self._dispatch_wake.set()
 
     # -- helpers ------------------------------------------------------------------------
 
     async def _transition(self, job: Job, target: JobState, update: JobUpdate | None = None) -> Job:
-        """Write the new state first, then let the edge show it."""
+        """Write the new state first (shielded from cancellation), then let the edge show it."""
         moved = await asyncio.shield(self._store.transition(job, target, update))
+        if target in IN_FLIGHT or job.state in IN_FLIGHT:
+            await self._refresh_ends()
         await self._changed(moved)
         return moved
 
@@ -381,12 +673,20 @@ class AnimateService:
             # Progress display is best effort: it must never stop a job.
             log.exception("job %d progress update failed", job.id)
 
+    async def _alert(self, text: str) -> None:
+        try:
+            await self.notifier.operator_alert(text)
+        except Exception:
+            log.exception("operator alert failed")
+
     async def _end(
         self, job: Job, target: JobState, message: UserMessage | None, *, notify: bool = True
     ) -> Job:
         """Write a terminal state, then tell the member (unless the caller answers them)."""
         update = _error_update(message) if message else JobUpdate(finished_at=utcnow())
         ended = await asyncio.shield(self._store.transition(job, target, update))
+        if job.state in IN_FLIGHT:
+            await self._refresh_ends()
         if notify and message is not None:
             try:
                 await self.notifier.report_failure(ended, message)
@@ -395,19 +695,15 @@ class AnimateService:
         await self._changed(ended)
         return ended
 
-    @staticmethod
-    def _who(job: Job) -> dict[str, str | int | float]:
-        return {"mention": f"<@{job.user_id}>", "job": job.id}
-
     def _uncertain(self, job: Job) -> UserMessage:
-        return UserMessage(key=MessageKey.SUBMIT_UNCERTAIN, params=self._who(job))
+        return UserMessage(key=MessageKey.SUBMIT_UNCERTAIN, params=_who(job))
 
     def _expired(self, job: Job) -> UserMessage:
-        return UserMessage(key=MessageKey.RESULT_EXPIRED, params=self._who(job))
+        return UserMessage(key=MessageKey.RESULT_EXPIRED, params=_who(job))
 
-    def _provider_trouble(self, job: Job, error: ProviderError) -> UserMessage:
+    async def _provider_trouble(self, job: Job, error: ProviderError) -> UserMessage:
         if isinstance(error, ProviderOperatorError):
-            log.error("provider refused the bot's account (%s): the operator must act", error.code)
+            await self._pause(error)
             return UserMessage(key=MessageKey.PROVIDER_UNAVAILABLE, params={"job": job.id})
         log.warning("job %d gave up after provider errors: %s", job.id, error.code)
         return UserMessage(key=MessageKey.PROVIDER_BUSY, params={"job": job.id})

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN trim_audio INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN not_before TEXT;
+    ALTER TABLE jobs ADD COLUMN queued_at TEXT;
+    ALTER TABLE jobs ADD COLUMN started_at TEXT;
+    ALTER TABLE jobs ADD COLUMN render_seconds REAL;
+    ALTER TABLE jobs ADD COLUMN polls INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_by_guild ON jobs (guild_id, state);
+    CREATE INDEX jobs_by_user ON jobs (user_id, state);
+    """,
 )
 
 _BOX_COLUMNS = frozenset({"face_box", "ext_box"})
@@ -93,6 +103,29 @@ class JobUpdate(BaseModel):
     submitted_at: datetime | None = None
     finished_at: datetime | None = None
     delivered_at: datetime | None = None
+    not_before: datetime | None = None
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    render_seconds: float | None = None
+    polls: int | None = None
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Limits checked when a job is created (None: no limit)."""
+
+    active_per_member: int | None = None
+    queued_per_server: int | None = None
+
+
+class CapExceededError(Exception):
+    """A new job would break a cap: ``scope`` is "member" or "server"."""
+
+    def __init__(self, scope: str, count: int, limit: int) -> None:
+        super().__init__(f"{scope} cap: {count} of {limit}")
+        self.scope = scope
+        self.count = count
+        self.limit = limit
 
 
 class StaleJobStateError(RuntimeError):
@@ -172,17 +205,45 @@ class JobStore:
         row = await (await self.db.execute("PRAGMA user_version")).fetchone()
         return int(row[0]) if row else 0
 
-    async def create(self, request: AnimateRequest) -> Job:
-        """Write the row for a new job in state RECEIVED."""
+    async def create(self, request: AnimateRequest, caps: Caps | None = None) -> Job:
+        """Write the row for a new job in state RECEIVED.
+
+        The caps are checked in the same transaction as the insert, so two processes cannot
+        both squeeze in past a limit. Raises CapExceededError.
+        """
         now = utcnow().isoformat()
         async with self._write_lock:
-            job_id = await self._insert_job(request, now)
+            job_id = await self._insert_job(request, now, caps or Caps())
         return await self.get(job_id)
 
-    async def _insert_job(self, request: AnimateRequest, now: str) -> int:
+    async def _count(self, sql: str, parameters: Sequence[object]) -> int:
+        row = await (await self.db.execute(sql, parameters)).fetchone()
+        return int(row[0]) if row else 0
+
+    async def _check_caps(self, request: AnimateRequest, caps: Caps) -> None:
+        live = [state.value for state in JobState if not state.is_terminal]
+        marks = ",".join("?" for _ in live)
+        if caps.active_per_member is not None:
+            active = await self._count(
+                f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ({marks})",
+                [request.user_id, *live],
+            )
+            if active >= caps.active_per_member:
+                raise CapExceededError("member", active, caps.active_per_member)
+        if caps.queued_per_server is not None:
+            waiting = [s.value for s in (JobState.RECEIVED, JobState.PREPARING, JobState.QUEUED)]
+            queued = await self._count(
+                "SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND state IN (?, ?, ?)",
+                [request.guild_id, *waiting],
+            )
+            if queued >= caps.queued_per_server:
+                raise CapExceededError("server", queued, caps.queued_per_server)
+
+    async def _insert_job(self, request: AnimateRequest, now: str, caps: Caps) -> int:
         db = self.db
         await db.execute("BEGIN IMMEDIATE")
         try:
+            await self._check_caps(request, caps)
             cursor = await db.execute(
                 """
             INSERT INTO jobs (state, guild_id, channel_id, user_id, locale, style, framing,
@@ -258,6 +319,21 @@ class JobStore:
         )
         return moved
 
+    async def annotate(self, job: Job, update: JobUpdate) -> Job:
+        """Change columns without changing the state (still a compare-and-set on the state)."""
+        values = {name: _encode(name, getattr(update, name)) for name in update.model_fields_set}
+        if not values:
+            return job
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        async with self._write_lock:
+            cursor = await self.db.execute(
+                f"UPDATE jobs SET updated_at = ?, {assignments} WHERE id = ? AND state = ?",
+                [utcnow().isoformat(), *values.values(), job.id, job.state.value],
+            )
+            if cursor.rowcount != 1:
+                raise StaleJobStateError(f"job {job.id} is no longer {job.state.value}")
+        return await self.get(job.id)
+
     async def _compare_and_set(
         self, job: Job, target: JobState, sql: str, values: dict[str, object], now: str
     ) -> None:
@@ -280,6 +356,24 @@ class JobStore:
             await db.execute("ROLLBACK")
             raise
 
+    async def last_served(self) -> dict[int | None, datetime]:
+        """Each server's most recent submission: the round robin's memory."""
+        cursor = await self.db.execute(
+            "SELECT guild_id, MAX(submitted_at) FROM jobs"
+            " WHERE submitted_at IS NOT NULL GROUP BY guild_id"
+        )
+        return {row[0]: datetime.fromisoformat(row[1]) for row in await cursor.fetchall()}
+
+    async def render_history(self, limit: int = 50) -> list[tuple[float, float]]:
+        """(audio seconds, render seconds) of the most recent renders, for the duration model."""
+        cursor = await self.db.execute(
+            "SELECT audio_seconds, render_seconds FROM jobs"
+            " WHERE render_seconds IS NOT NULL AND audio_seconds IS NOT NULL"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [(float(a), float(r)) for a, r in await cursor.fetchall()]
+
     async def history(self, job_id: int) -> list[JobState]:
         """The states a job went through, in order."""
         cursor = await self.db.execute(
@@ -291,6 +385,10 @@ class JobStore:
         cursor = await self.db.execute("SELECT value FROM meta WHERE key = ?", (key,))
         row = await cursor.fetchone()
         return None if row is None else str(row[0])
+
+    async def delete_meta(self, key: str) -> None:
+        async with self._write_lock:
+            await self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     async def set_meta(self, key: str, value: str) -> None:
         async with self._write_lock:

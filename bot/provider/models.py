@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -112,6 +113,19 @@ class TaskResults(_Payload):
     video_url: str | None = None
 
 
+PROVIDER_TIMEZONE = timezone(timedelta(hours=8))  # task times are Beijing time, no offset
+
+
+def provider_time(text: str | None) -> datetime | None:
+    """Parse a task time such as ``2025-09-11 14:33:53.089`` (UTC+8)."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=PROVIDER_TIMEZONE)
+    except ValueError:
+        return None
+
+
 class TaskOutput(_Payload):
     task_id: str
     task_status: TaskStatus
@@ -121,6 +135,14 @@ class TaskOutput(_Payload):
     results: TaskResults | None = None
     code: str | None = None
     message: str | None = None
+
+    @property
+    def started_at(self) -> datetime | None:
+        return provider_time(self.scheduled_time)
+
+    @property
+    def ended_at(self) -> datetime | None:
+        return provider_time(self.end_time)
 
 
 class TaskUsage(_Payload):

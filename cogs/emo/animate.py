@@ -80,6 +80,7 @@ class EmoCog(commands.GroupCog, group_name="emo", group_description="Talking por
         accepted = await self.service.request(request)
         self.notifier.track(accepted.job.id, interaction)
         queued = UserMessage(
-            key=MessageKey.QUEUED, params={"job": accepted.job.id, "ahead": accepted.ahead}
+            key=MessageKey.PROVIDER_PAUSED if accepted.paused else MessageKey.QUEUED,
+            params={"job": accepted.job.id, "ahead": accepted.ahead},
         )
         await self.notifier.edit_progress(accepted.job.id, render(queued, locale))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from pathlib import Path
 
 import discord
@@ -113,6 +114,31 @@ class DiscordNotifier:
         except (OSError, TimeoutError) as error:
             raise DeliveryError(type(error).__name__, permanent=False) from None
         return message.id
+
+    async def find_delivery(self, job: Job) -> int | None:
+        """Look through the channel for a result of ``job`` posted before a crash."""
+        bot_user = self._bot.user
+        if bot_user is None:
+            return None
+        marker = re.compile(rf"#{job.id}\b")
+        after = discord.Object(id=discord.utils.time_snowflake(job.created_at))
+        try:
+            async for message in self._channel(job).history(limit=200, after=after):
+                ours = message.author.id == bot_user.id and marker.search(message.content)
+                if ours and (message.attachments or "http" in message.content):
+                    return message.id
+        except discord.HTTPException as error:
+            log.warning("job %d: could not read the channel's history (%s)", job.id, error.status)
+        return None
+
+    async def operator_alert(self, text: str) -> None:
+        channel_id = self._bot.settings.emo_alert_channel_id
+        if channel_id is None:
+            return  # the log line written by the core is the alert
+        try:
+            await self._bot.get_partial_messageable(channel_id).send(f"⚠️ {text}")
+        except discord.HTTPException as error:
+            log.warning("could not post the operator alert (%s)", error.status)
 
     async def report_failure(self, job: Job, message: UserMessage) -> None:
         text = render(message, job.locale)
