@@ -80,13 +80,16 @@ def expected_ends(
     The provider runs ``concurrency`` tasks at a time in submission order; a task it has
     started (``started_at``) runs from then, the others start when a slot frees.
     """
-    slots = [now] * concurrency
+    free = datetime.min.replace(tzinfo=now.tzinfo)
+    slots = [free] * concurrency
     ends: dict[int, datetime] = {}
     ordered = sorted(in_flight, key=lambda job: (job.submitted_at or now, job.id))
     for job in ordered:
         duration = timedelta(seconds=model.expected(job.audio_seconds))
         slot = min(range(concurrency), key=lambda index: slots[index])
-        start = job.started_at if job.started_at is not None else max(slots[slot], now)
+        # Not seen running yet: it started when both it was submitted and a slot was free.
+        start = job.started_at or max(slots[slot], job.submitted_at or now)
+        # A render past its estimate is still running: it ends no earlier than now.
         end = max(start + duration, now)
         slots[slot] = end
         ends[job.id] = end

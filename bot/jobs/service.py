@@ -152,6 +152,10 @@ class AnimateService:
     def durations(self) -> DurationModel:
         return self._model
 
+    def wake(self) -> None:
+        """Look at the queue now (a row was added from outside the service)."""
+        self._dispatch_wake.set()
+
     def attach_notifier(self, notifier: JobNotifier) -> None:
         self._notifier = notifier
 

@@ -1,0 +1,193 @@
+"""The job engine without Discord: the real core against the simulator over loopback HTTP.
+
+Jobs can enter through the front door (``request``: download, convert, upload, face check)
+or, for scale, as prepared rows that reuse inputs uploaded once (``enqueue_prepared``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.app import Core, open_core
+from bot.jobs.models import AnimateRequest, Box, InputRef, Job
+from bot.jobs.notifier import DeliveryError
+from bot.jobs.service import AnimateService
+from bot.jobs.states import JobState
+from bot.jobs.store import JobUpdate
+from bot.messages import UserMessage
+from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL
+from bot.settings import Settings
+from bot.simulator import Simulator
+from tests.support import media
+
+
+@dataclass
+class Delivery:
+    job_id: int
+    guild_id: int | None
+    at: float  # time.monotonic() when posted
+
+
+@dataclass
+class RecordingNotifier:
+    """A JobNotifier that records what a member would have seen."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    failures: list[tuple[int, UserMessage]] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    changes: list[tuple[int, JobState]] = field(default_factory=list)
+    refuse_deliveries: int = 0
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def job_changed(self, job: Job) -> None:
+        self.changes.append((job.id, job.state))
+        if job.state.is_terminal:
+            self.finished.set()
+
+    async def deliver_result(self, job: Job, video: Path) -> int:
+        if self.refuse_deliveries:
+            self.refuse_deliveries -= 1
+            raise DeliveryError("refused by the test", permanent=False)
+        self.deliveries.append(Delivery(job.id, job.guild_id, time.monotonic()))
+        return 10_000 + job.id
+
+    async def report_failure(self, job: Job, message: UserMessage) -> None:
+        self.failures.append((job.id, message))
+
+    async def find_delivery(self, job: Job) -> int | None:
+        return next((10_000 + d.job_id for d in self.deliveries if d.job_id == job.id), None)
+
+    async def operator_alert(self, text: str) -> None:
+        self.alerts.append(text)
+
+
+@dataclass
+class PreparedInputs:
+    image_url: str
+    audio_url: str
+    face_box: Box
+    ext_box: Box
+    audio_seconds: float
+
+
+class EngineHarness:
+    """A running core (store, client, service) wired to a simulator and a recorder."""
+
+    def __init__(self, core: Core, simulator: Simulator, notifier: RecordingNotifier) -> None:
+        self.core = core
+        self.simulator = simulator
+        self.notifier = notifier
+        self._inputs: PreparedInputs | None = None
+
+    @property
+    def service(self) -> AnimateService:
+        return self.core.service
+
+    async def request(self, *, guild_id: int, user_id: int, folder: Path) -> Job:
+        image, audio = folder / "face.jpg", folder / "voice.ogg"
+        if not image.exists():
+            image.write_bytes(media.portrait_jpeg())
+            audio.write_bytes(media.voice_note())
+        request = AnimateRequest(
+            guild_id=guild_id,
+            channel_id=guild_id * 10,
+            user_id=user_id,
+            image=InputRef(url=image.resolve().as_uri(), declared_size=0),
+            audio=InputRef(url=audio.resolve().as_uri(), declared_size=0),
+        )
+        return (await self.core.service.request(request)).job
+
+    async def inputs(self) -> PreparedInputs:
+        """Upload the sample portrait and voice once; every prepared job reuses them."""
+        if self._inputs is None:
+            client = self.core.service._client  # the same client the engine uses
+            face = io.BytesIO()
+            media.astronaut().save(face, format="JPEG")
+            detect_url = await client.upload_temporary(
+                face.getvalue(), model=DETECT_MODEL, filename="f.jpg", content_type="image/jpeg"
+            )
+            image_url = await client.upload_temporary(
+                face.getvalue(), model=SYNTHESIS_MODEL, filename="f.jpg", content_type="image/jpeg"
+            )
+            mp3 = media.encode_audio(media.speech_pcm(4), container="mp3", codec="libmp3lame")
+            audio_url = await client.upload_temporary(
+                mp3, model=SYNTHESIS_MODEL, filename="v.mp3", content_type="audio/mpeg"
+            )
+            detection = await client.detect_face(detect_url, ratio="1:1")
+            self._inputs = PreparedInputs(
+                image_url=image_url,
+                audio_url=audio_url,
+                face_box=Box.from_list(detection.face_bbox),
+                ext_box=Box.from_list(detection.ext_bbox),
+                audio_seconds=4.0,
+            )
+        return self._inputs
+
+    async def enqueue_prepared(self, *, guild_id: int, user_id: int) -> Job:
+        """A QUEUED job with ready inputs, as if it had passed preparation."""
+        inputs = await self.inputs()
+        store = self.core.store
+        request = AnimateRequest(
+            guild_id=guild_id,
+            channel_id=guild_id * 10,
+            user_id=user_id,
+            image=InputRef(url="file:///prepared", declared_size=0),
+            audio=InputRef(url="file:///prepared", declared_size=0),
+        )
+        job = await store.create(request)
+        job = await store.transition(job, JobState.PREPARING)
+        job = await store.transition(
+            job,
+            JobState.QUEUED,
+            JobUpdate(
+                audio_seconds=inputs.audio_seconds,
+                image_url=inputs.image_url,
+                audio_url=inputs.audio_url,
+                face_box=inputs.face_box,
+                ext_box=inputs.ext_box,
+            ),
+        )
+        self.core.service.wake()
+        return job
+
+    async def wait_until(
+        self, predicate: Callable[[], Awaitable[bool]], within: float = 60.0
+    ) -> None:
+        deadline = time.monotonic() + within
+        while not await predicate():
+            if time.monotonic() > deadline:
+                raise TimeoutError("condition not reached")
+            await asyncio.sleep(0.05)
+
+    async def all_final(self) -> bool:
+        live = [state for state in JobState if not state.is_terminal]
+        return not await self.core.store.in_states(live)
+
+
+@contextlib.asynccontextmanager
+async def running_engine(
+    simulator: Simulator, data_dir: Path, api_key: str, **settings: object
+) -> AsyncIterator[EngineHarness]:
+    values: dict[str, object] = {
+        "dashscope_api_key": api_key,
+        "dashscope_base_url": simulator.base_url,
+        "emo_data_dir": data_dir,
+        "emo_poll_min_seconds": 0.2,
+        "emo_poll_max_seconds": 2.0,
+        "emo_render_seconds_per_audio_second": 0.5,
+        "emo_max_active_per_member": 1000,
+        "emo_max_queued_per_server": 1000,
+        **settings,
+    }
+    core_settings = Settings(**values)  # type: ignore[arg-type]
+    notifier = RecordingNotifier()
+    async with open_core(core_settings, local_files=True) as core:
+        core.service.attach_notifier(notifier)
+        await core.service.start()
+        yield EngineHarness(core, simulator, notifier)
