@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     emo_poll_max_seconds: float = Field(default=15.0, gt=0)
     emo_http_timeout_seconds: float = Field(default=60.0, gt=0)
     emo_provider_retries: int = Field(default=4, ge=0, le=20)
+    emo_retry_base_seconds: float = Field(default=2.0, gt=0)
     emo_max_active_per_member: int = Field(default=2, ge=1)
     emo_max_queued_per_server: int = Field(default=20, ge=1)
     emo_provider_concurrency: int = Field(default=1, ge=1)

@@ -80,6 +80,13 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 _BOX_COLUMNS = frozenset({"face_box", "ext_box"})
+WAITING_STATES = (
+    JobState.RECEIVED,
+    JobState.PREPARING,
+    JobState.QUEUED,
+    JobState.SUBMITTING,
+    JobState.SUBMITTED,
+)
 
 
 class JobUpdate(BaseModel):
@@ -231,9 +238,11 @@ class JobStore:
             if active >= caps.active_per_member:
                 raise CapExceededError("member", active, caps.active_per_member)
         if caps.queued_per_server is not None:
-            waiting = [s.value for s in (JobState.RECEIVED, JobState.PREPARING, JobState.QUEUED)]
+            # Waiting = not rendering yet: in our queue, or pending at the provider.
+            waiting = [state.value for state in WAITING_STATES]
             queued = await self._count(
-                "SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND state IN (?, ?, ?)",
+                "SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND started_at IS NULL"
+                f" AND state IN ({','.join('?' for _ in waiting)})",
                 [request.guild_id, *waiting],
             )
             if queued >= caps.queued_per_server:

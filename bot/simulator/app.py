@@ -266,6 +266,7 @@ class SimulatorApp:
         }.get(endpoint)
         key = (account.account_id, endpoint, scope)
         if not self.state.limiter.allow(key, limit, knobs.rate_window_seconds):
+            self.state.throttled[endpoint] = self.state.throttled.get(endpoint, 0) + 1
             raise ApiError(
                 429,
                 "Throttling.RateQuota",

@@ -211,6 +211,10 @@ class Simulator:
             InjectedTaskFailure(code=code, message=message, remaining=times)
         )
 
+    def clear_failures(self) -> None:
+        """Drop every failure queued with fail_next / fail_next_task."""
+        self._state.injections.clear()
+
     def advance_time(self, seconds: float) -> None:
         """Jump the simulated clock (expiry of policies, URLs, tasks; not render timing)."""
         self._state.clock.advance(seconds)
@@ -242,6 +246,11 @@ class Simulator:
     def query_count(self) -> QueryCount:
         """Task polls: `.total` and `.of(task_id)`."""
         return self._state.query_count
+
+    @property
+    def throttled(self) -> dict[str, int]:
+        """How many requests were answered 429, by endpoint."""
+        return self._state.throttled
 
     @property
     def cancels(self) -> list[CancelRecord]:

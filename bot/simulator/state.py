@@ -231,6 +231,11 @@ class Injections:
             queue.popleft()
         return head
 
+    def clear(self) -> None:
+        """Forget every queued failure (the problem they stood for is fixed)."""
+        self.endpoints.clear()
+        self.tasks.clear()
+
     def take_task(self) -> InjectedTaskFailure | None:
         """Consume one task failure, if any is queued."""
         if not self.tasks:
@@ -275,6 +280,7 @@ class SimState:
     detections: list[DetectionRecord] = field(default_factory=list)
     cancels: list[CancelRecord] = field(default_factory=list)
     query_count: QueryCount = field(default_factory=QueryCount)
+    throttled: dict[str, int] = field(default_factory=dict)  # 429 answers by endpoint
     injections: Injections = field(default_factory=Injections)
     limiter: RateLimiter = field(default_factory=RateLimiter)
 

@@ -1,0 +1,242 @@
+"""The job engine against the DashScope simulator over loopback HTTP (no Discord here)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.errors import UserFacingError
+from bot.jobs.states import JobState
+from bot.messages import MessageKey
+from bot.simulator import Simulator, SimulatorKnobs
+from tests.support.engine import EngineHarness, running_engine
+
+KEY = "sk-engine-test"
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    knobs = SimulatorKnobs(render_seconds_per_audio_second=0.05, render_overhead_seconds=0.3)
+    knobs.rate_limits.submit = 100
+    knobs.rate_limits.detect = 100
+    simulator = Simulator(knobs=knobs, api_keys={KEY})
+    await simulator.start(host="127.0.0.1", port=0)
+    yield simulator
+    await simulator.close()
+
+
+def starts(simulator: Simulator) -> list[str]:
+    """Task ids in the order the provider started running them."""
+    return [task_id for _, task_id in _runs(simulator)]
+
+
+async def job_of_task(engine: EngineHarness, task_id: str) -> int:
+    for state in JobState:
+        for job in await engine.core.store.in_states([state]):
+            if job.task_id == task_id:
+                return job.id
+    raise KeyError(task_id)
+
+
+async def test_a_light_server_waits_behind_at_most_one_job_of_a_flooding_one(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with running_engine(simulator, tmp_path, KEY, emo_lookahead_window_seconds=0.2) as engine:
+        flood = [await engine.enqueue_prepared(guild_id=1, user_id=n) for n in range(8)]
+        await engine.wait_until(lambda: _started(simulator, 1), within=20)
+        arrivals: dict[int, float] = {}
+        for guild in (2, 3, 4):
+            await asyncio.sleep(0.4)
+            job = await engine.enqueue_prepared(guild_id=guild, user_id=100 + guild)
+            arrivals[job.id] = simulator.now()
+        await engine.wait_until(engine.all_final, within=60)
+
+        started_at = {await job_of_task(engine, task): at for at, task in _runs(simulator)}
+        flood_ids = {job.id for job in flood}
+        for light_id, arrived in arrivals.items():
+            # Flood jobs that began rendering after this job arrived and before it did.
+            overtaken_by = [
+                job_id
+                for job_id in flood_ids
+                if arrived < started_at[job_id] < started_at[light_id]
+            ]
+            assert len(overtaken_by) <= 1, (light_id, overtaken_by)
+        assert len(engine.notifier.deliveries) == len(flood) + len(arrivals)
+        assert len(simulator.submissions) == len(flood) + len(arrivals)
+
+
+def _runs(simulator: Simulator) -> list[tuple[float, str]]:
+    return sorted(
+        (change.at, task_id)
+        for task_id, task in simulator.tasks.items()
+        for change in task.history
+        if change.status == "RUNNING"
+    )
+
+
+async def _started(simulator: Simulator, count: int) -> bool:
+    return len(starts(simulator)) >= count
+
+
+async def test_an_operator_problem_pauses_everyone_keeps_the_queue_and_resumes(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    simulator.fail_next("submit", 400, "Arrearage", "Your account is in arrears.")
+    async with running_engine(simulator, tmp_path, KEY, emo_probe_interval_seconds=0.5) as engine:
+        first = await engine.enqueue_prepared(guild_id=1, user_id=1)
+        await engine.wait_until(lambda: _paused(engine), within=10)
+        queued = [await engine.enqueue_prepared(guild_id=g, user_id=g) for g in (2, 3, 1)]
+        await asyncio.sleep(0.3)
+        # Paused: nothing submitted, nobody failed, every job still queued in order.
+        assert simulator.submissions == []
+        rows = await engine.core.store.in_states([JobState.QUEUED])
+        assert [row.id for row in rows] == [first.id, *(job.id for job in queued)]
+        assert engine.notifier.failures == []
+        assert len(engine.notifier.alerts) == 1
+        assert "Arrearage" in engine.notifier.alerts[0]
+        # The probe finds the account answering again and lifts the pause by itself.
+        await engine.wait_until(engine.all_final, within=60)
+        assert [d.job_id for d in engine.notifier.deliveries][:1] == [first.id]
+        assert len(engine.notifier.deliveries) == 4
+        assert len(engine.notifier.alerts) == 1  # told once
+
+
+async def _paused(engine: EngineHarness) -> bool:
+    return await engine.service.gate.current() is not None
+
+
+async def test_a_bad_key_stays_paused_until_an_admin_resumes(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    simulator.fail_next("submit", 401, "InvalidApiKey", "Invalid API-key provided.")
+    simulator.fail_next("query", 401, "InvalidApiKey", "Invalid API-key provided.", times=1000)
+    async with running_engine(simulator, tmp_path, KEY, emo_probe_interval_seconds=0.2) as engine:
+        job = await engine.enqueue_prepared(guild_id=1, user_id=1)
+        await engine.wait_until(lambda: _paused(engine), within=10)
+        await asyncio.sleep(1.0)  # several probes, all refused
+        pause = await engine.service.gate.current()
+        assert pause is not None
+        assert pause.probes >= 2
+        assert simulator.submissions == []
+        simulator.clear_failures()  # the operator fixed the key
+        assert await engine.service.resume_provider("admin")
+        await engine.wait_until(engine.all_final, within=30)
+        assert [d.job_id for d in engine.notifier.deliveries] == [job.id]
+
+
+async def test_queries_stay_within_the_budget_and_429s_slow_them_down(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    simulator.update_knobs(max_running_per_account=8, render_overhead_seconds=2.0)
+    simulator.knobs.rate_limits.query = 3  # below the bot's budget: it will meet 429s
+    async with running_engine(
+        simulator,
+        tmp_path,
+        KEY,
+        emo_provider_concurrency=8,
+        emo_lookahead=4,
+        emo_poll_min_seconds=0.05,
+        emo_poll_max_seconds=0.2,
+        emo_query_budget_per_second=4,
+    ) as engine:
+        started = time.monotonic()
+        for n in range(12):
+            await engine.enqueue_prepared(guild_id=n, user_id=n)
+        await engine.wait_until(engine.all_final, within=60)
+        elapsed = time.monotonic() - started
+    assert len(engine.notifier.deliveries) == 12
+    budget = engine.service.budget
+    # Every query went through the budget, and the budget held: rate × time + one burst.
+    assert simulator.query_count.total == budget.spent
+    assert budget.spent <= 4 * elapsed + budget.burst
+    # The provider's tighter limit answered some 429s; the bot backed off rather than hammer.
+    throttled = simulator.throttled.get("query", 0)
+    assert throttled <= budget.spent // 3
+
+
+async def test_transient_submit_errors_retry_with_backoff_then_give_up(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    simulator.fail_next("submit", 500, "InternalError", "try again", times=2)
+    async with running_engine(
+        simulator, tmp_path, KEY, emo_provider_retries=3, emo_retry_base_seconds=0.1
+    ) as engine:
+        job = await engine.enqueue_prepared(guild_id=1, user_id=1)
+        await engine.wait_until(engine.all_final, within=30)
+        row = await engine.core.store.get(job.id)
+        assert row.state is JobState.DELIVERED
+        assert row.attempt == 3
+
+        simulator.fail_next("submit", 503, "ModelUnavailable", "down", times=50)
+        doomed = await engine.enqueue_prepared(guild_id=2, user_id=2)
+        await engine.wait_until(engine.all_final, within=30)
+        row = await engine.core.store.get(doomed.id)
+        assert row.state is JobState.FAILED
+        assert row.attempt == 4  # the first try and three retries
+        assert row.error_key == MessageKey.PROVIDER_BUSY.value
+        assert [f[0] for f in engine.notifier.failures] == [doomed.id]
+        assert len(simulator.submissions) == 1
+
+
+async def test_caps_answer_at_once_with_the_numbers(simulator: Simulator, tmp_path: Path) -> None:
+    async with running_engine(
+        simulator,
+        tmp_path,
+        KEY,
+        emo_max_active_per_member=1,
+        emo_max_queued_per_server=2,
+    ) as engine:
+        simulator.update_knobs(render_overhead_seconds=30)  # nothing finishes meanwhile
+        await engine.request(guild_id=1, user_id=1, folder=tmp_path)
+        with pytest.raises(UserFacingError) as member:
+            await engine.request(guild_id=1, user_id=1, folder=tmp_path)
+        assert member.value.message.key is MessageKey.MEMBER_BUSY
+        assert member.value.message.params == {"count": 1, "limit": 1}
+        for user in (2, 3):
+            await engine.enqueue_prepared(guild_id=7, user_id=user)
+        with pytest.raises(UserFacingError) as server:
+            await engine.request(guild_id=7, user_id=4, folder=tmp_path)
+        assert server.value.message.key is MessageKey.SERVER_QUEUE_FULL
+
+
+async def test_a_task_stuck_pending_is_cancelled_uncharged(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    simulator.update_knobs(render_overhead_seconds=30)
+    async with running_engine(
+        simulator,
+        tmp_path,
+        KEY,
+        emo_stuck_task_seconds=1.0,
+        emo_lookahead_window_seconds=100,
+    ) as engine:
+        running = await engine.enqueue_prepared(guild_id=1, user_id=1)
+        pending = await engine.enqueue_prepared(guild_id=2, user_id=2)
+        await engine.wait_until(lambda: _ended(engine, pending.id), within=20)
+        row = await engine.core.store.get(pending.id)
+        assert row.state is JobState.FAILED
+        assert row.error_key == MessageKey.RENDER_STUCK.value
+        assert simulator.tasks[row.task_id or ""].status == "CANCELED"
+        assert (await engine.core.store.get(running.id)).state is JobState.SUBMITTED
+
+
+async def _ended(engine: EngineHarness, job_id: int) -> bool:
+    return (await engine.core.store.get(job_id)).state.is_terminal
+
+
+async def test_durations_are_learned_from_finished_renders(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with running_engine(simulator, tmp_path, KEY) as engine:
+        for n in range(3):
+            await engine.enqueue_prepared(guild_id=n, user_id=n)
+        await engine.wait_until(engine.all_final, within=30)
+        model = engine.service.durations
+    assert model.samples == 3
+    # The simulator renders 4 s of audio in about 0.3 + 0.05 × 4 s (plus real encoding).
+    assert 0.2 < model.expected(4.0) < 2.0
