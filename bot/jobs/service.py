@@ -13,9 +13,11 @@ import heapq
 import json
 import logging
 import random
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -138,6 +140,7 @@ class AnimateService:
         self._rng = random.Random()
         self._model = DurationModel(rate=limits.render_seconds_per_audio_second)
         self._ends: dict[int, datetime] = {}
+        self._writes: set[asyncio.Future[Job]] = set()
         self._started = False
 
     @property
@@ -177,7 +180,10 @@ class AnimateService:
         self._tasks.spawn(self._probe_forever(), name="prober")
 
     async def close(self) -> None:
+        """Stop every loop; let row writes already under way finish before the store closes."""
         await self._tasks.cancel_all()
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
         self._started = False
 
     # -- intake -------------------------------------------------------------------------
@@ -664,11 +670,18 @@ class AnimateService:
 
     async def _transition(self, job: Job, target: JobState, update: JobUpdate | None = None) -> Job:
         """Write the new state first (shielded from cancellation), then let the edge show it."""
-        moved = await asyncio.shield(self._store.transition(job, target, update))
+        moved = await self._write(self._store.transition(job, target, update))
         if target in IN_FLIGHT or job.state in IN_FLIGHT:
             await self._refresh_ends()
         await self._changed(moved)
         return moved
+
+    async def _write(self, write: Coroutine[Any, Any, Job]) -> Job:
+        """Run a row write to its end even if the caller is cancelled; close() awaits it."""
+        task = asyncio.ensure_future(write)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return await asyncio.shield(task)
 
     async def _changed(self, job: Job) -> None:
         try:
@@ -688,7 +701,7 @@ class AnimateService:
     ) -> Job:
         """Write a terminal state, then tell the member (unless the caller answers them)."""
         update = _error_update(message) if message else JobUpdate(finished_at=utcnow())
-        ended = await asyncio.shield(self._store.transition(job, target, update))
+        ended = await self._write(self._store.transition(job, target, update))
         if job.state in IN_FLIGHT:
             await self._refresh_ends()
         if notify and message is not None:
