@@ -84,6 +84,7 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
                 query_budget_per_second=settings.emo_query_budget_per_second,
                 provider_retries=settings.emo_provider_retries,
                 retry_base_delay=settings.emo_retry_base_seconds,
+                submit_timeout_seconds=settings.emo_http_timeout_seconds,
                 max_result_bytes=settings.emo_max_result_bytes,
                 render_seconds_per_audio_second=settings.emo_render_seconds_per_audio_second,
                 stuck_task_seconds=settings.emo_stuck_task_seconds,

@@ -55,7 +55,7 @@ from bot.provider.errors import (
     ProviderOperatorError,
     ProviderTransientError,
 )
-from bot.provider.models import TaskResponse, TaskStatus
+from bot.provider.models import SYNTHESIS_MODEL, TaskResponse, TaskStatus
 from bot.provider.pricing import cost_usd
 from bot.tasks import BackgroundTasks
 
@@ -66,6 +66,7 @@ NONCE_WINDOW = timedelta(minutes=4)  # Discord deduplicates a nonce for "a few m
 IN_FLIGHT = (JobState.SUBMITTING, JobState.SUBMITTED)
 WAITING = (JobState.QUEUED, *IN_FLIGHT)
 PROBE_TASK_ID = "emo-bot-account-probe"
+RECONCILE_MARGIN_SECONDS = 10.0  # clock skew between us and the provider, with room to spare
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class EngineLimits:
     probe_interval_seconds: float = 60.0
     max_active_per_member: int | None = 2
     max_queued_per_server: int | None = 20
+    submit_timeout_seconds: float = 60.0
     rescan_seconds: float = 5.0  # other processes may add rows: look again even when not woken
 
 
@@ -643,18 +645,73 @@ class AnimateService:
         unfinished = await self._store.in_states(
             [state for state in JobState if not state.is_terminal and state is not JobState.QUEUED]
         )
+        submitting: list[Job] = []
         for job in unfinished:
             log.info("resuming job %d in state %s", job.id, job.state.value)
             if job.state in (JobState.RECEIVED, JobState.PREPARING):
                 self._tasks.spawn(self._resume_preparation(job), name=f"prepare-{job.id}")
             elif job.state is JobState.SUBMITTING:
-                # We died between asking for a task and storing its id: we cannot know
-                # whether the provider created one, so never submit it again.
-                await self._end(job, JobState.FAILED, self._uncertain(job))
+                submitting.append(job)
             elif job.state is JobState.SUBMITTED:
                 self._track(job, delay=0)
             else:
                 self._deliver_soon(job)
+
+        if submitting:
+            self._tasks.spawn(self._reconcile(submitting), name="reconcile-submits")
+
+    async def _reconcile(self, jobs: list[Job]) -> None:
+        """Settle jobs whose process died between submitting and storing the task id.
+
+        The provider has no idempotency key, so its task list decides (docs/architecture.md):
+        no unknown task in a job's window -> it was never created: queue it again; exactly one,
+        and no other uncertain job shares the window -> adopt it; anything else -> ask the
+        member instead of risking a second charge.
+        """
+        margin = timedelta(seconds=RECONCILE_MARGIN_SECONDS)
+        reach = timedelta(seconds=self._limits.submit_timeout_seconds) + margin
+        # A live process may still be waiting for its answer: wait until none could be.
+        settle_at = max(job.updated_at for job in jobs) + reach
+        await asyncio.sleep(max(0.0, (settle_at - utcnow()).total_seconds()))
+        start = min(job.updated_at for job in jobs) - margin
+        try:
+            listing = await self._client.list_tasks(
+                model=SYNTHESIS_MODEL, start=start, end=utcnow()
+            )
+        except ProviderError as error:
+            log.warning("task list unavailable (%s): asking the members instead", error.code)
+            listing = None
+        known = await self._store.known_task_ids()
+        unknown = [] if listing is None else [t for t in listing.tasks if t.task_id not in known]
+        for job in jobs:
+            low, high = job.updated_at - margin, job.updated_at + reach
+            mine = [
+                task
+                for task in unknown
+                if task.submitted_at is None or low <= task.submitted_at <= high
+            ]
+            rivals = [
+                other
+                for other in jobs
+                if other is not job and abs(other.updated_at - job.updated_at) <= reach
+            ]
+            try:
+                if listing is not None and listing.trustworthy and not mine:
+                    log.info("job %d was never created at the provider: queued again", job.id)
+                    await self._store.transition(job, JobState.QUEUED)
+                elif listing is not None and len(mine) == 1 and not rivals:
+                    log.info("job %d adopts provider task %s", job.id, mine[0].task_id)
+                    adopted = await self._transition(
+                        job,
+                        JobState.SUBMITTED,
+                        JobUpdate(task_id=mine[0].task_id, submitted_at=job.updated_at),
+                    )
+                    self._track(adopted, delay=0)
+                else:
+                    await self._end(job, JobState.FAILED, self._uncertain(job))
+            except StaleJobStateError:
+                continue  # another process settled it
+        self._dispatch_wake.set()
 
     async def _resume_preparation(self, job: Job) -> None:
         if job.state is JobState.RECEIVED:

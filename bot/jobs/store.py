@@ -383,6 +383,10 @@ class JobStore:
         )
         return [(float(a), float(r)) for a, r in await cursor.fetchall()]
 
+    async def known_task_ids(self) -> set[str]:
+        cursor = await self.db.execute("SELECT task_id FROM jobs WHERE task_id IS NOT NULL")
+        return {str(row[0]) for row in await cursor.fetchall()}
+
     async def history(self, job_id: int) -> list[JobState]:
         """The states a job went through, in order."""
         cursor = await self.db.execute(

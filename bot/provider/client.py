@@ -6,6 +6,8 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 import aiohttp
@@ -19,6 +21,7 @@ from bot.provider.errors import (
 )
 from bot.provider.models import (
     DETECT_MODEL,
+    PROVIDER_TIMEZONE,
     SYNTHESIS_MODEL,
     DetectInput,
     Detection,
@@ -26,10 +29,12 @@ from bot.provider.models import (
     DetectRequest,
     DetectResponse,
     ErrorBody,
+    ListedTask,
     SubmitResponse,
     SynthesisInput,
     SynthesisParameters,
     SynthesisRequest,
+    TaskListResponse,
     TaskResponse,
     UploadPolicyResponse,
 )
@@ -216,9 +221,49 @@ class DashScopeClient:
     async def get_task(self, task_id: str) -> TaskResponse:
         return await self._call("GET", f"/tasks/{task_id}", TaskResponse, headers=self._headers())
 
+    async def list_tasks(
+        self, *, model: str, start: datetime, end: datetime, max_pages: int = 10
+    ) -> TaskListing:
+        """The account's tasks of ``model`` submitted between ``start`` and ``end``."""
+        page_size = 100
+        listed: list[ListedTask] = []
+        trustworthy = True
+        for page in range(1, max_pages + 1):
+            answer = await self._call(
+                "GET",
+                "/tasks",
+                TaskListResponse,
+                headers=self._headers(),
+                params={
+                    "model_name": model,
+                    "start_time": _compact(start),
+                    "end_time": _compact(end),
+                    "page_no": str(page),
+                    "page_size": str(page_size),
+                },
+            )
+            listed.extend(answer.data)
+            # Without a total the answer's shape is not the one we know: an empty list then
+            # proves nothing.
+            trustworthy = trustworthy and answer.total is not None
+            if len(answer.data) < page_size:
+                return TaskListing(tasks=listed, trustworthy=trustworthy)
+        raise ProviderTransientError("TooManyTasks", f"more than {len(listed)} tasks listed")
+
     async def cancel_task(self, task_id: str) -> None:
         """Cancel a PENDING task; other states answer an error (UnsupportedOperation)."""
         await self._call("POST", f"/tasks/{task_id}/cancel", ErrorBody, headers=self._headers())
+
+
+@dataclass(frozen=True)
+class TaskListing:
+    tasks: list[ListedTask]
+    trustworthy: bool  # the answer had the shape we know, so "not listed" means "not there"
+
+
+def _compact(moment: datetime) -> str:
+    """The task list's time format: Beijing time, ``YYYYMMDDhhmmss``."""
+    return moment.astimezone(PROVIDER_TIMEZONE).strftime("%Y%m%d%H%M%S")
 
 
 async def with_retries(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -158,3 +158,28 @@ class TaskResponse(_Payload):
     @property
     def video_url(self) -> str | None:
         return self.output.results.video_url if self.output.results else None
+
+
+class ListedTask(_Payload):
+    """One task of the provider's batch task query, read tolerantly: its exact fields are not
+    confirmed, so both spellings seen in the wild are accepted."""
+
+    task_id: str
+    status: str | None = None
+    task_status: str | None = None
+    gmt_create: int | None = None  # milliseconds since the epoch
+    submit_time: str | None = None
+
+    @property
+    def submitted_at(self) -> datetime | None:
+        if self.gmt_create is not None:
+            return datetime.fromtimestamp(self.gmt_create / 1000, tz=UTC)
+        return provider_time(self.submit_time)
+
+
+class TaskListResponse(_Payload):
+    request_id: str = ""
+    data: list[ListedTask] = Field(default_factory=list)
+    total: int | None = None
+    page_no: int | None = None
+    page_size: int | None = None

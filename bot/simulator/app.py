@@ -145,6 +145,13 @@ def _json(status: int, body: Mapping[str, Any]) -> web.Response:
     return web.json_response(dict(body), status=status)
 
 
+def _parse_compact_time(text: str | None) -> float | None:
+    """``20250911143338`` (Beijing time) as a unix time; None when absent."""
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=_BEIJING).timestamp()
+
+
 def _ok(body: Mapping[str, Any]) -> web.Response:
     return _json(200, {"request_id": new_request_id(), **body})
 
@@ -186,6 +193,8 @@ class SimulatorApp:
         app.router.add_post("/oss", self.upload)
         app.router.add_post(f"{API}/services/aigc/image2video/face-detect", self.detect)
         app.router.add_post(f"{API}/services/aigc/image2video/video-synthesis", self.submit)
+        app.router.add_get(f"{API}/tasks", self.list_tasks)
+        app.router.add_get(f"{API}/tasks/", self.list_tasks)
         app.router.add_get(f"{API}/tasks/{{task_id}}", self.query)
         app.router.add_post(f"{API}/tasks/{{task_id}}/cancel", self.cancel)
         app.router.add_get("/results/{name}", self.result)
@@ -783,6 +792,52 @@ class SimulatorApp:
             output["code"] = task.code
             output["message"] = task.message
         return _ok(body)
+
+    async def list_tasks(self, request: web.Request) -> web.Response:
+        """GET /tasks: the account's tasks in a time range (Beijing time, YYYYMMDDhhmmss),
+        optionally of one model and status, newest first, paged. The real endpoint's exact
+        fields are not confirmed (see docs/architecture.md); the bot parses it tolerantly."""
+        account = await self._enter(request, "query")
+        query = request.query
+        now = self.state.clock.now()
+        try:
+            start = _parse_compact_time(query.get("start_time")) or now - 86_400
+            end = _parse_compact_time(query.get("end_time")) or now
+            page_no = max(1, int(query.get("page_no", "1")))
+            page_size = min(100, max(1, int(query.get("page_size", "10"))))
+        except ValueError as exc:
+            raise ApiError(400, "InvalidParameter", f"Bad task list parameter: {exc}") from exc
+        model = query.get("model_name")
+        status = query.get("status")
+        found = [
+            task
+            for task in self.state.tasks.values()
+            if task.account == account.account_id
+            and self.state.task_alive(task)
+            and start <= task.submitted_at <= end
+            and (model is None or task.model == model)
+            and (status is None or task.status == status)
+        ]
+        found.sort(key=lambda task: task.submitted_at, reverse=True)
+        page = found[(page_no - 1) * page_size : page_no * page_size]
+        return _ok(
+            {
+                "data": [
+                    {
+                        "task_id": task.task_id,
+                        "status": task.status,
+                        "model_name": task.model,
+                        "gmt_create": int(task.submitted_at * 1000),
+                        "submit_time": format_provider_time(task.submitted_at),
+                    }
+                    for task in page
+                ],
+                "total": len(found),
+                "total_page": -(-len(found) // page_size),
+                "page_no": page_no,
+                "page_size": page_size,
+            }
+        )
 
     async def cancel(self, request: web.Request) -> web.Response:
         """POST /tasks/{task_id}/cancel: only PENDING tasks can be cancelled."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.errors import UserFacingError
 from bot.jobs.states import JobState
+from bot.jobs.store import JobUpdate, utcnow
 from bot.messages import MessageKey
 from bot.simulator import Simulator, SimulatorKnobs
 from tests.support.engine import EngineHarness, running_engine
@@ -240,3 +242,66 @@ async def test_durations_are_learned_from_finished_renders(
     assert model.samples == 3
     # The simulator renders 4 s of audio in about 0.3 + 0.05 × 4 s (plus real encoding).
     assert 0.2 < model.expected(4.0) < 2.0
+
+
+async def _orphan_submitting(engine: EngineHarness, count: int, *, created: int) -> list[int]:
+    """Jobs left in SUBMITTING by a process that died mid-submit; ``created`` of them were
+    accepted by the provider before it died (their task ids never reached the rows)."""
+    await engine.service.gate.pause("Test", "hold the dispatcher")
+    store = engine.core.store
+    ids = []
+    for n in range(count):
+        job = await engine.enqueue_prepared(guild_id=50 + n, user_id=50 + n)
+        job = await store.transition(job, JobState.SUBMITTING, JobUpdate(attempt=1))
+        if n < created:
+            assert job.image_url
+            assert job.audio_url
+            assert job.face_box
+            assert job.ext_box
+            await engine.service._client.submit_synthesis(
+                image_url=job.image_url,
+                audio_url=job.audio_url,
+                face_bbox=job.face_box.as_list(),
+                ext_bbox=job.ext_box.as_list(),
+                style_level="normal",
+            )
+        ids.append(job.id)
+    # The rows were last written 10 s ago: the dead process's submit is long over.
+    await store.db.execute(
+        "UPDATE jobs SET updated_at = ? WHERE state = 'submitting'",
+        ((utcnow() - timedelta(seconds=10)).isoformat(),),
+    )
+    await engine.service.gate.resume("test")
+    return ids
+
+
+@pytest.mark.parametrize(
+    ("orphans", "created", "expected"),
+    [
+        (1, 1, [JobState.DELIVERED]),  # the provider has the task: adopted, not resubmitted
+        (1, 0, [JobState.DELIVERED]),  # it never reached the provider: queued again
+        (2, 1, [JobState.FAILED, JobState.FAILED]),  # ambiguous: the members are asked
+    ],
+)
+async def test_a_submit_cut_short_by_a_crash_is_settled_without_a_second_charge(
+    simulator: Simulator,
+    tmp_path: Path,
+    orphans: int,
+    created: int,
+    expected: list[JobState],
+) -> None:
+    settings = {"emo_http_timeout_seconds": 1.0}
+    async with running_engine(simulator, tmp_path, KEY, **settings) as first:
+        ids = await _orphan_submitting(first, orphans, created=created)
+    assert len(simulator.submissions) == created
+    async with running_engine(simulator, tmp_path, KEY, **settings) as second:
+        await second.wait_until(second.all_final, within=30)
+        rows = [await second.core.store.get(job_id) for job_id in ids]
+        assert [row.state for row in rows] == expected
+        submitted_for_us = len(simulator.submissions)
+        if expected == [JobState.DELIVERED]:
+            assert submitted_for_us == 1  # exactly one task, whichever way it got there
+        else:
+            assert submitted_for_us == created  # nothing resubmitted
+            assert {row.error_key for row in rows} == {MessageKey.SUBMIT_UNCERTAIN.value}
+            assert sorted(f[0] for f in second.notifier.failures) == ids
