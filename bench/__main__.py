@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import prepare
+from bench import prepare, queue
 
-BENCHMARKS = {"prepare": prepare.main}
+BENCHMARKS = {"prepare": prepare.main, "queue": queue.main}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], default=[])
-    parser.add_argument("--runs", type=int, default=7, help="measured runs per row")
+    parser.add_argument(
+        "--runs", type=int, default=None, help="measured runs (default: prepare 7, queue 1)"
+    )
     args = parser.parse_args()
     for name in args.names or list(BENCHMARKS):
-        BENCHMARKS[name](runs=args.runs)
+        if args.runs is None:
+            BENCHMARKS[name]()
+        else:
+            BENCHMARKS[name](runs=args.runs)
     return 0
 
 

@@ -79,6 +79,7 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
                 provider_concurrency=settings.emo_provider_concurrency,
                 lookahead=settings.emo_lookahead,
                 lookahead_window_seconds=settings.emo_lookahead_window_seconds,
+                fairness_window_seconds=settings.emo_fairness_window_seconds,
                 poll_min_seconds=settings.emo_poll_min_seconds,
                 poll_max_seconds=settings.emo_poll_max_seconds,
                 query_budget_per_second=settings.emo_query_budget_per_second,

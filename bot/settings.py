@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     emo_provider_concurrency: int = Field(default=1, ge=1)
     emo_lookahead: int = Field(default=1, ge=0)
     emo_lookahead_window_seconds: float = Field(default=20.0, ge=0)
+    emo_fairness_window_seconds: float = Field(default=3600.0, gt=0)
     emo_query_budget_per_second: float = Field(default=10.0, gt=0, le=20)
     emo_render_seconds_per_audio_second: float = Field(default=8.5, gt=0)
     emo_stuck_task_seconds: float = Field(default=3 * 3600.0, gt=0)

@@ -14,14 +14,27 @@ from datetime import datetime, timedelta
 from bot.jobs.models import Job
 
 
-def pick_next(
-    queued: Sequence[Job], last_served: dict[int | None, datetime], now: datetime
-) -> Job | None:
-    """Round robin across servers, FIFO within a server.
+@dataclass(frozen=True)
+class Usage:
+    """How much each server had of the provider lately: the fair-share scheduler's memory."""
 
-    The server whose last submission is oldest (never served counts as oldest) goes first;
-    ties go to the older job. Derived from rows only, so it survives restarts and is the same
-    in every process.
+    recent: dict[int | None, int]  # submissions within the fairness window
+    last_served: dict[int | None, datetime]
+
+    def served(self, guild_id: int | None, at: datetime) -> Usage:
+        recent = dict(self.recent)
+        recent[guild_id] = recent.get(guild_id, 0) + 1
+        return Usage(recent=recent, last_served={**self.last_served, guild_id: at})
+
+
+def pick_next(queued: Sequence[Job], usage: Usage, now: datetime) -> Job | None:
+    """Fair share across servers, FIFO within a server.
+
+    The server that had the provider least within the fairness window goes first (ties: the
+    one served longest ago, then the older job). A light server's jobs thus overtake a
+    flooding server's, even several of them, and a server that flooded long ago is back on
+    equal terms once the window has passed. Derived from rows only, so it survives restarts
+    and is the same in every process.
     """
     heads: dict[int | None, Job] = {}
     for job in queued:
@@ -33,7 +46,14 @@ def pick_next(
     if not heads:
         return None
     never = datetime.min.replace(tzinfo=now.tzinfo)
-    return min(heads.values(), key=lambda job: (last_served.get(job.guild_id, never), job.id))
+    return min(
+        heads.values(),
+        key=lambda job: (
+            usage.recent.get(job.guild_id, 0),
+            usage.last_served.get(job.guild_id, never),
+            job.id,
+        ),
+    )
 
 
 def next_retry_at(queued: Iterable[Job], now: datetime) -> datetime | None:
@@ -73,14 +93,20 @@ class DurationModel:
 
 
 def expected_ends(
-    in_flight: Sequence[Job], model: DurationModel, concurrency: int, now: datetime
+    in_flight: Sequence[Job],
+    model: DurationModel,
+    concurrency: int,
+    now: datetime,
+    *,
+    provider_free_at: datetime | None = None,
 ) -> dict[int, datetime]:
     """When each in-flight task should finish, replaying the provider's FIFO queue.
 
     The provider runs ``concurrency`` tasks at a time in submission order; a task it has
-    started (``started_at``) runs from then, the others start when a slot frees.
+    started (``started_at``) runs from then, the others start when a slot frees, and never
+    before ``provider_free_at`` (when the last finished task ended there).
     """
-    free = datetime.min.replace(tzinfo=now.tzinfo)
+    free = provider_free_at or datetime.min.replace(tzinfo=now.tzinfo)
     slots = [free] * concurrency
     ends: dict[int, datetime] = {}
     ordered = sorted(in_flight, key=lambda job: (job.submitted_at or now, job.id))
@@ -142,12 +168,14 @@ def next_poll_delay(
     """Seconds until the next query of a task expected to end in ``remaining`` seconds.
 
     Sparse early, dense near the expected end: halve the distance each time (never more than
-    ``maximum`` apart, so an early failure is noticed), then poll at ``minimum`` around the
-    end, backing off gently when the estimate proves short.
+    ``maximum`` apart, so an early failure is noticed), land one query just after the
+    expected end, then poll at ``minimum``, backing off gently when the estimate proves short.
     """
-    if remaining > plan.minimum:
+    if remaining > 2 * plan.minimum:
         delay = min(remaining / 2, plan.maximum)
-    else:
-        delay = min(plan.minimum * 1.5**overdue_polls, plan.maximum)
-    delay = max(delay, plan.minimum)
-    return delay * rng.uniform(1 - plan.jitter, 1 + plan.jitter)
+        return delay * rng.uniform(1 - plan.jitter, 1 + plan.jitter)
+    if remaining > 0:
+        # Close: aim just past the end rather than near it, so one query usually suffices.
+        return remaining + plan.minimum * 0.1
+    delay = min(plan.minimum * 1.5**overdue_polls, plan.maximum)
+    return delay * rng.uniform(1, 1 + plan.jitter)

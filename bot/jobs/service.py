@@ -29,11 +29,11 @@ from bot.jobs.notifier import DeliveryError, JobNotifier
 from bot.jobs.planning import (
     DurationModel,
     PollPlan,
+    Usage,
     expected_ends,
     lookahead_open,
     lookahead_opens_at,
     next_poll_delay,
-    next_retry_at,
     pick_next,
 )
 from bot.jobs.preparation import InputPreparer, refusal_for
@@ -88,6 +88,7 @@ class EngineLimits:
     max_active_per_member: int | None = 2
     max_queued_per_server: int | None = 20
     submit_timeout_seconds: float = 60.0
+    fairness_window_seconds: float = 3600.0
     rescan_seconds: float = 5.0  # other processes may add rows: look again even when not woken
 
 
@@ -142,6 +143,7 @@ class AnimateService:
         self._rng = random.Random()
         self._model = DurationModel(rate=limits.render_seconds_per_audio_second)
         self._ends: dict[int, datetime] = {}
+        self._provider_free_at: datetime | None = None  # when the last finished task ended
         self._writes: set[asyncio.Future[Job]] = set()
         self._started = False
 
@@ -248,23 +250,28 @@ class AnimateService:
 
     async def ahead_of(self, job: Job) -> int:
         """How many jobs go to the provider before ``job``: those in flight, then the queue
-        in the order the round robin will take it."""
+        in the order the fair share will take it."""
         in_flight = await self._store.in_states(IN_FLIGHT)
         if job.state is not JobState.QUEUED:
             return 0
-        queued = await self._store.in_states((JobState.QUEUED,))
-        served = dict(await self._store.last_served())
+        queued = [j.model_copy(update={"not_before": None}) for j in await self._queued()]
         now, ahead = utcnow(), len(in_flight)
-        far_future = now + timedelta(days=3650)
-        remaining = [j.model_copy(update={"not_before": None}) for j in queued]
-        while remaining:
-            chosen = pick_next(remaining, served, now)
+        usage = await self._usage(now)
+        while queued:
+            chosen = pick_next(queued, usage, now)
             if chosen is None or chosen.id == job.id:
                 break
             ahead += 1
-            served[chosen.guild_id] = far_future + timedelta(seconds=ahead)
-            remaining.remove(chosen)
+            usage = usage.served(chosen.guild_id, now + timedelta(seconds=ahead))
+            queued.remove(chosen)
         return ahead
+
+    async def _queued(self) -> list[Job]:
+        return await self._store.in_states((JobState.QUEUED,))
+
+    async def _usage(self, now: datetime) -> Usage:
+        window = timedelta(seconds=self._limits.fairness_window_seconds)
+        return await self._store.usage(now - window)
 
     # -- dispatch: submit queued jobs fairly while the provider has room ----------------
 
@@ -285,11 +292,12 @@ class AnimateService:
         while True:
             now = utcnow()
             in_flight = await self._store.in_states(IN_FLIGHT)
-            ends = expected_ends(in_flight, self._model, self._limits.provider_concurrency, now)
+            ends = self._expected_ends(in_flight, now)
             window = timedelta(seconds=self._limits.lookahead_window_seconds)
-            queued = await self._store.in_states((JobState.QUEUED,))
-            if not queued:
-                return None
+            # Only each server's oldest eligible job can be next: read those, not the queue.
+            heads = await self._store.queue_heads(now)
+            if not heads:
+                return await self._store.next_not_before()
             if not lookahead_open(
                 ends,
                 concurrency=self._limits.provider_concurrency,
@@ -302,11 +310,18 @@ class AnimateService:
                 )
                 return opens if len(in_flight) < self._cap_in_flight else None
             # Chosen now, at the last moment: a light server's job that just arrived wins.
-            chosen = pick_next(queued, await self._store.last_served(), now)
-            if chosen is None:
-                return next_retry_at(queued, now)
-            if not await self._submit(chosen):
+            chosen = pick_next(heads, await self._usage(now), now)
+            if chosen is None or not await self._submit(chosen):
                 return None
+
+    def _expected_ends(self, in_flight: list[Job], now: datetime) -> dict[int, datetime]:
+        return expected_ends(
+            in_flight,
+            self._model,
+            self._limits.provider_concurrency,
+            now,
+            provider_free_at=self._provider_free_at,
+        )
 
     @property
     def _cap_in_flight(self) -> int:
@@ -468,12 +483,18 @@ class AnimateService:
             if status is TaskStatus.RUNNING and job.started_at is None:
                 started = output.started_at or now
                 job = await self._store.annotate(job, JobUpdate(started_at=started))
+                # Its end is now known better, and so is when the look-ahead should go.
+                await self._refresh_ends()
+                self._dispatch_wake.set()
                 await self._changed(job)
             if await self._watchdog(job, status):
                 return
             self._plan_next_poll(job)
             return
         self._polled.pop(job.id, None)
+        ended = output.ended_at or now
+        if self._provider_free_at is None or ended > self._provider_free_at:
+            self._provider_free_at = ended
         if status is TaskStatus.SUCCEEDED:
             job = await self._succeeded(job, task)
             self._dispatch_wake.set()  # a provider slot is free
@@ -498,7 +519,7 @@ class AnimateService:
         end = self._ends.get(job.id) or expected_ends([job], self._model, 1, now)[job.id]
         remaining = (end - now).total_seconds()
         overdue = self._polled.get(job.id, 0)
-        if remaining <= self._limits.poll_min_seconds:
+        if remaining <= 0:
             self._polled[job.id] = overdue + 1
         delay = next_poll_delay(
             self._poll_plan, remaining=remaining, overdue_polls=overdue, rng=self._rng
@@ -508,9 +529,7 @@ class AnimateService:
     async def _refresh_ends(self) -> None:
         """Re-plan when every in-flight task should end (after any in-flight change)."""
         in_flight = await self._store.in_states(IN_FLIGHT)
-        self._ends = expected_ends(
-            in_flight, self._model, self._limits.provider_concurrency, utcnow()
-        )
+        self._ends = self._expected_ends(in_flight, utcnow())
 
     async def _watchdog(self, job: Job, status: TaskStatus) -> bool:
         """Handle a task stuck past the limit; True when the job ended here."""

@@ -15,6 +15,7 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from bot.jobs.models import AnimateRequest, Box, Job
+from bot.jobs.planning import Usage
 from bot.jobs.states import JobState, check_transition
 
 log = logging.getLogger(__name__)
@@ -365,13 +366,37 @@ class JobStore:
             await db.execute("ROLLBACK")
             raise
 
-    async def last_served(self) -> dict[int | None, datetime]:
-        """Each server's most recent submission: the round robin's memory."""
+    async def usage(self, since: datetime) -> Usage:
+        """Each server's submissions since ``since`` and its latest: the fair share's input."""
         cursor = await self.db.execute(
-            "SELECT guild_id, MAX(submitted_at) FROM jobs"
-            " WHERE submitted_at IS NOT NULL GROUP BY guild_id"
+            "SELECT guild_id, SUM(submitted_at >= ?), MAX(submitted_at) FROM jobs"
+            " WHERE submitted_at IS NOT NULL GROUP BY guild_id",
+            (since.isoformat(),),
         )
-        return {row[0]: datetime.fromisoformat(row[1]) for row in await cursor.fetchall()}
+        recent: dict[int | None, int] = {}
+        last: dict[int | None, datetime] = {}
+        for guild_id, count, latest in await cursor.fetchall():
+            recent[guild_id] = int(count or 0)
+            last[guild_id] = datetime.fromisoformat(latest)
+        return Usage(recent=recent, last_served=last)
+
+    async def queue_heads(self, now: datetime) -> list[Job]:
+        """The oldest eligible queued job of each server (all the scheduler needs to see)."""
+        cursor = await self.db.execute(
+            "SELECT * FROM jobs WHERE id IN (SELECT MIN(id) FROM jobs WHERE state = ?"
+            " AND (not_before IS NULL OR not_before <= ?) GROUP BY guild_id)",
+            (JobState.QUEUED.value, now.isoformat()),
+        )
+        return [_decode_row(row) for row in await cursor.fetchall()]
+
+    async def next_not_before(self) -> datetime | None:
+        """When the earliest backed-off queued job becomes eligible."""
+        cursor = await self.db.execute(
+            "SELECT MIN(not_before) FROM jobs WHERE state = ? AND not_before IS NOT NULL",
+            (JobState.QUEUED.value,),
+        )
+        row = await cursor.fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     async def render_history(self, limit: int = 50) -> list[tuple[float, float]]:
         """(audio seconds, render seconds) of the most recent renders, for the duration model."""

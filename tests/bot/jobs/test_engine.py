@@ -177,12 +177,18 @@ async def test_transient_submit_errors_retry_with_backoff_then_give_up(
         simulator.fail_next("submit", 503, "ModelUnavailable", "down", times=50)
         doomed = await engine.enqueue_prepared(guild_id=2, user_id=2)
         await engine.wait_until(engine.all_final, within=30)
+        # The row is written first, the member told right after.
+        await engine.wait_until(lambda: _told(engine), within=5)
         row = await engine.core.store.get(doomed.id)
         assert row.state is JobState.FAILED
         assert row.attempt == 4  # the first try and three retries
         assert row.error_key == MessageKey.PROVIDER_BUSY.value
         assert [f[0] for f in engine.notifier.failures] == [doomed.id]
         assert len(simulator.submissions) == 1
+
+
+async def _told(engine: EngineHarness, count: int = 1) -> bool:
+    return len(engine.notifier.failures) >= count
 
 
 async def test_caps_answer_at_once_with_the_numbers(simulator: Simulator, tmp_path: Path) -> None:
@@ -304,4 +310,5 @@ async def test_a_submit_cut_short_by_a_crash_is_settled_without_a_second_charge(
         else:
             assert submitted_for_us == created  # nothing resubmitted
             assert {row.error_key for row in rows} == {MessageKey.SUBMIT_UNCERTAIN.value}
+            await second.wait_until(lambda: _told(second, len(ids)), within=5)
             assert sorted(f[0] for f in second.notifier.failures) == ids

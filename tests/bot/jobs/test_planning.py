@@ -11,10 +11,10 @@ from bot.jobs.models import Framing, Job, Style
 from bot.jobs.planning import (
     DurationModel,
     PollPlan,
+    Usage,
     expected_ends,
     lookahead_open,
     next_poll_delay,
-    next_retry_at,
     pick_next,
 )
 from bot.jobs.states import JobState
@@ -43,33 +43,43 @@ def job(job_id: int, guild: int | None, **fields: object) -> Job:
     return Job.model_validate(values)
 
 
-def serve_all(queued: list[Job]) -> list[int]:
-    """The order the round robin takes a queue in, each pick counting as a submission."""
-    served: dict[int | None, datetime] = {}
+NOBODY = Usage(recent={}, last_served={})
+
+
+def serve_all(queued: list[Job], usage: Usage = NOBODY) -> list[int]:
+    """The order the fair share takes a queue in, each pick counting as a submission."""
     order: list[int] = []
     remaining = list(queued)
     clock = NOW
     while remaining:
-        chosen = pick_next(remaining, served, NOW)
+        chosen = pick_next(remaining, usage, NOW)
         assert chosen is not None
         order.append(chosen.id)
         clock += timedelta(seconds=1)
-        served[chosen.guild_id] = clock
+        usage = usage.served(chosen.guild_id, clock)
         remaining.remove(chosen)
     return order
 
 
-def test_round_robin_across_servers_fifo_within_each() -> None:
+def test_servers_take_turns_fifo_within_each() -> None:
     flood = [job(i, guild=1) for i in range(1, 7)]
     light = [job(10, guild=2), job(11, guild=3), job(12, guild=2)]
     order = serve_all(flood + light)
     assert order == [1, 10, 11, 2, 12, 3, 4, 5, 6]
 
 
+def test_a_light_server_overtakes_a_server_that_had_the_provider_lately() -> None:
+    flood = [job(i, guild=1) for i in range(1, 6)]
+    light = [job(20, guild=2), job(21, guild=2), job(22, guild=2)]
+    busy = Usage(recent={1: 12}, last_served={1: NOW})
+    # Even its third job goes before the flood: the flooding server had 12 lately.
+    assert serve_all(flood + light, busy)[:3] == [20, 21, 22]
+
+
 def test_a_server_never_served_goes_before_one_just_served() -> None:
     queued = [job(1, guild=1), job(50, guild=2)]
-    served = {1: NOW - timedelta(seconds=5)}
-    chosen = pick_next(queued, served, NOW)
+    usage = Usage(recent={1: 1}, last_served={1: NOW - timedelta(seconds=5)})
+    chosen = pick_next(queued, usage, NOW)
     assert chosen is not None
     assert chosen.id == 50
 
@@ -77,11 +87,10 @@ def test_a_server_never_served_goes_before_one_just_served() -> None:
 def test_jobs_in_backoff_are_skipped_until_due() -> None:
     later = NOW + timedelta(seconds=30)
     queued = [job(1, guild=1, not_before=later), job(2, guild=2)]
-    chosen = pick_next(queued, {}, NOW)
+    chosen = pick_next(queued, NOBODY, NOW)
     assert chosen is not None
     assert chosen.id == 2
-    assert pick_next([queued[0]], {}, NOW) is None
-    assert next_retry_at(queued, NOW) == later
+    assert pick_next([queued[0]], NOBODY, NOW) is None
 
 
 def test_expected_ends_replay_the_providers_fifo_queue() -> None:
@@ -97,6 +106,14 @@ def test_expected_ends_replay_the_providers_fifo_queue() -> None:
     ends = expected_ends([pending, running], model, 1, NOW)
     assert ends[1] == NOW + timedelta(seconds=20)
     assert ends[2] == NOW + timedelta(seconds=80)
+
+
+def test_a_task_not_seen_running_starts_no_earlier_than_the_provider_was_free() -> None:
+    model = DurationModel(rate=6.0)
+    waiting = job(3, 1, state=JobState.SUBMITTED, submitted_at=NOW - timedelta(seconds=30))
+    free_at = NOW - timedelta(seconds=2)  # the task before it ended 2 s ago
+    ends = expected_ends([waiting], model, 1, NOW, provider_free_at=free_at)
+    assert ends[3] == free_at + timedelta(seconds=60)
 
 
 def test_an_overdue_render_is_expected_to_end_no_earlier_than_now() -> None:
@@ -141,7 +158,9 @@ def test_polls_are_sparse_early_and_dense_near_the_end() -> None:
     near = next_poll_delay(plan, remaining=6, overdue_polls=0, rng=rng)
     due = next_poll_delay(plan, remaining=0, overdue_polls=0, rng=rng)
     late = next_poll_delay(plan, remaining=-30, overdue_polls=6, rng=rng)
-    assert (far, near, due) == (15.0, 3.0, 1.0)
+    assert (far, near) == (15.0, 3.0)
+    assert due == 1.0
+    assert next_poll_delay(plan, remaining=1.5, overdue_polls=0, rng=rng) == pytest.approx(1.6)
     assert 1.0 < late <= 15.0
 
 
