@@ -88,6 +88,7 @@ SCALED_SETTINGS = (
     "emo_poll_max_seconds",
     "emo_lookahead_window_seconds",
     "emo_render_seconds_per_audio_second",
+    "emo_fairness_window_seconds",
 )
 FLOOD_GUILD = 1  # the flooding server; the light ones follow it
 RSS_JOBS = 1000

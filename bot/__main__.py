@@ -26,8 +26,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m bot",
         description="Discord bot: portrait + voice note -> talking-head video (DashScope EMO).",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{run,animate}")
+    commands = parser.add_subparsers(dest="command", metavar="{run,animate,resume-provider}")
     commands.add_parser("run", help="start the bot (the default)")
+    commands.add_parser(
+        "resume-provider",
+        help="resume submissions paused by a provider account problem (after fixing it)",
+    )
     animate = commands.add_parser(
         "animate", help="make one video from local files, without Discord"
     )
@@ -72,6 +76,21 @@ async def _serve(settings: Settings) -> int:
     return 0
 
 
+async def _resume_provider(settings: Settings) -> int:
+    """Lift the pause for every bot process sharing the database (they read it from there)."""
+    from bot.jobs.gate import ProviderGate
+    from bot.jobs.store import JobStore
+
+    store = JobStore(settings.database_path)
+    await store.open()
+    try:
+        resumed = await ProviderGate(store).resume("command line")
+    finally:
+        await store.close()
+    print("Submissions resumed." if resumed else "Submissions were not paused.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     command = args.command or "run"
@@ -83,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
+    if command == "resume-provider":
+        return asyncio.run(_resume_provider(settings))
     if command == "animate":
         from bot import cli
 

@@ -16,25 +16,23 @@ from bot.jobs.models import Job
 
 @dataclass(frozen=True)
 class Usage:
-    """How much each server had of the provider lately: the fair-share scheduler's memory."""
+    """Each server's recent demand on the provider: the fair share's memory."""
 
-    recent: dict[int | None, int]  # submissions within the fairness window
+    recent: dict[int | None, int]  # jobs queued within the fairness window
     last_served: dict[int | None, datetime]
 
     def served(self, guild_id: int | None, at: datetime) -> Usage:
-        recent = dict(self.recent)
-        recent[guild_id] = recent.get(guild_id, 0) + 1
-        return Usage(recent=recent, last_served={**self.last_served, guild_id: at})
+        return Usage(recent=self.recent, last_served={**self.last_served, guild_id: at})
 
 
 def pick_next(queued: Sequence[Job], usage: Usage, now: datetime) -> Job | None:
-    """Fair share across servers, FIFO within a server.
+    """Fair share across servers by recent demand, FIFO within a server.
 
-    The server that had the provider least within the fairness window goes first (ties: the
-    one served longest ago, then the older job). A light server's jobs thus overtake a
-    flooding server's, even several of them, and a server that flooded long ago is back on
-    equal terms once the window has passed. Derived from rows only, so it survives restarts
-    and is the same in every process.
+    The server that queued the fewest jobs within the fairness window goes first; among
+    equals, the one served longest ago (a round robin), then the older job. A light server's
+    jobs thus overtake a flooding server's, all of them, and a server that flooded is back
+    on equal terms once its jobs leave the window. Derived from rows only, so it survives
+    restarts and is the same in every process.
     """
     heads: dict[int | None, Job] = {}
     for job in queued:

@@ -367,17 +367,19 @@ class JobStore:
             raise
 
     async def usage(self, since: datetime) -> Usage:
-        """Each server's submissions since ``since`` and its latest: the fair share's input."""
+        """Each server's jobs queued since ``since`` and its latest submission: the fair
+        share's input."""
         cursor = await self.db.execute(
-            "SELECT guild_id, SUM(submitted_at >= ?), MAX(submitted_at) FROM jobs"
-            " WHERE submitted_at IS NOT NULL GROUP BY guild_id",
+            "SELECT guild_id, SUM(queued_at >= ?), MAX(submitted_at) FROM jobs"
+            " WHERE queued_at IS NOT NULL GROUP BY guild_id",
             (since.isoformat(),),
         )
         recent: dict[int | None, int] = {}
         last: dict[int | None, datetime] = {}
         for guild_id, count, latest in await cursor.fetchall():
             recent[guild_id] = int(count or 0)
-            last[guild_id] = datetime.fromisoformat(latest)
+            if latest is not None:
+                last[guild_id] = datetime.fromisoformat(latest)
         return Usage(recent=recent, last_served=last)
 
     async def queue_heads(self, now: datetime) -> list[Job]:

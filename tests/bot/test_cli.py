@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -75,3 +76,33 @@ def test_without_simulate_the_real_provider_needs_a_key(tmp_path: Path) -> None:
         "Configuration error: DASHSCOPE_API_KEY is required when EMO_PROVIDER=dashscope "
         "(see .env.example)"
     )
+
+
+async def test_resume_provider_lifts_a_pause_for_every_process(tmp_path: Path) -> None:
+    from bot.jobs.gate import ProviderGate
+    from bot.jobs.store import JobStore
+
+    store = JobStore(tmp_path / "data" / "emo-bot.sqlite3")
+    await store.open()
+    await ProviderGate(store).pause("Arrearage", "unpaid")
+    await store.close()
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DASHSCOPE_", "EMO_"))
+    }
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot", "resume-provider"],
+        cwd=tmp_path,
+        env={**environment, "PYTHONPATH": str(REPO), "DASHSCOPE_API_KEY": "sk-x"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Submissions resumed."
+    await store.open()
+    try:
+        assert await ProviderGate(store).current() is None
+    finally:
+        await store.close()

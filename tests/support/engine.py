@@ -19,7 +19,7 @@ from bot.jobs.models import AnimateRequest, Box, InputRef, Job
 from bot.jobs.notifier import DeliveryError
 from bot.jobs.service import AnimateService
 from bot.jobs.states import JobState
-from bot.jobs.store import JobUpdate
+from bot.jobs.store import JobUpdate, utcnow
 from bot.messages import UserMessage
 from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL
 from bot.settings import Settings
@@ -151,6 +151,7 @@ class EngineHarness:
                 audio_url=inputs.audio_url,
                 face_box=inputs.face_box,
                 ext_box=inputs.ext_box,
+                queued_at=utcnow(),
             ),
         )
         self.core.service.wake()

@@ -92,7 +92,7 @@ async def test_an_operator_problem_pauses_everyone_keeps_the_queue_and_resumes(
     async with running_engine(simulator, tmp_path, KEY, emo_probe_interval_seconds=0.5) as engine:
         first = await engine.enqueue_prepared(guild_id=1, user_id=1)
         await engine.wait_until(lambda: _paused(engine), within=10)
-        queued = [await engine.enqueue_prepared(guild_id=g, user_id=g) for g in (2, 3, 1)]
+        queued = [await engine.enqueue_prepared(guild_id=g, user_id=g) for g in (2, 3, 4)]
         await asyncio.sleep(0.3)
         # Paused: nothing submitted, nobody failed, every job still queued in order.
         assert simulator.submissions == []

@@ -61,24 +61,22 @@ def serve_all(queued: list[Job], usage: Usage = NOBODY) -> list[int]:
     return order
 
 
-def test_servers_take_turns_fifo_within_each() -> None:
-    flood = [job(i, guild=1) for i in range(1, 7)]
-    light = [job(10, guild=2), job(11, guild=3), job(12, guild=2)]
-    order = serve_all(flood + light)
-    assert order == [1, 10, 11, 2, 12, 3, 4, 5, 6]
+def test_equal_servers_take_turns_fifo_within_each() -> None:
+    queued = [job(1, guild=1), job(2, guild=1), job(10, guild=2), job(11, guild=2)]
+    even = Usage(recent={1: 2, 2: 2}, last_served={})
+    assert serve_all(queued, even) == [1, 10, 2, 11]
 
 
-def test_a_light_server_overtakes_a_server_that_had_the_provider_lately() -> None:
+def test_every_job_of_a_light_server_goes_before_a_flooding_one() -> None:
     flood = [job(i, guild=1) for i in range(1, 6)]
-    light = [job(20, guild=2), job(21, guild=2), job(22, guild=2)]
-    busy = Usage(recent={1: 12}, last_served={1: NOW})
-    # Even its third job goes before the flood: the flooding server had 12 lately.
-    assert serve_all(flood + light, busy)[:3] == [20, 21, 22]
+    light = [job(20, guild=2), job(21, guild=2), job(22, guild=3)]
+    demand = Usage(recent={1: 100, 2: 2, 3: 1}, last_served={2: NOW})
+    assert serve_all(flood + light, demand) == [22, 20, 21, 1, 2, 3, 4, 5]
 
 
 def test_a_server_never_served_goes_before_one_just_served() -> None:
     queued = [job(1, guild=1), job(50, guild=2)]
-    usage = Usage(recent={1: 1}, last_served={1: NOW - timedelta(seconds=5)})
+    usage = Usage(recent={1: 1, 2: 1}, last_served={1: NOW - timedelta(seconds=5)})
     chosen = pick_next(queued, usage, NOW)
     assert chosen is not None
     assert chosen.id == 50
