@@ -145,6 +145,7 @@ class AnimateService:
         self._ends: dict[int, datetime] = {}
         self._provider_free_at: datetime | None = None  # when the last finished task ended
         self._writes: set[asyncio.Future[Job]] = set()
+        self._submit_lock = asyncio.Lock()
         self._started = False
 
     @property
@@ -278,7 +279,12 @@ class AnimateService:
     async def _dispatch_forever(self) -> None:
         while True:
             self._dispatch_wake.clear()
-            wake_at = await self._dispatch_once()
+            try:
+                wake_at = await self._dispatch_once()
+            except Exception:
+                # A bug or a database hiccup must not stop every future submission.
+                log.exception("dispatcher pass failed; trying again shortly")
+                wake_at = None
             timeout = self._limits.rescan_seconds
             if wake_at is not None:
                 timeout = min(timeout, max(0.0, (wake_at - utcnow()).total_seconds()))
@@ -328,7 +334,15 @@ class AnimateService:
         return self._limits.provider_concurrency + self._limits.lookahead
 
     async def _submit(self, job: Job) -> bool:
-        """Submit one job; False when submitting should stop for now (paused)."""
+        """Submit one job; False when submitting should stop for now (paused).
+
+        Holds the submit lock from the SUBMITTING write to the task id's: while a settlement
+        of crash-cut submits lists the provider's tasks, no submit of ours is half done.
+        """
+        async with self._submit_lock:
+            return await self._submit_locked(job)
+
+    async def _submit_locked(self, job: Job) -> bool:
         try:
             job = await self._store.transition(
                 job, JobState.SUBMITTING, JobUpdate(attempt=job.attempt + 1)
@@ -692,6 +706,17 @@ class AnimateService:
         # A live process may still be waiting for its answer: wait until none could be.
         settle_at = max(job.updated_at for job in jobs) + reach
         await asyncio.sleep(max(0.0, (settle_at - utcnow()).total_seconds()))
+        async with self._submit_lock:
+            await self._reconcile_locked(jobs, margin, reach)
+        self._dispatch_wake.set()
+
+    async def _reconcile_locked(self, jobs: list[Job], margin: timedelta, reach: timedelta) -> None:
+        # Other processes' submits may be under way: their tasks would look unknown too.
+        # (Read before the known ids, so a task id stored in between is not missed.)
+        batch = {job.id for job in jobs}
+        elsewhere = [
+            row for row in await self._store.in_states([JobState.SUBMITTING]) if row.id not in batch
+        ]
         start = min(job.updated_at for job in jobs) - margin
         try:
             listing = await self._client.list_tasks(
@@ -711,8 +736,8 @@ class AnimateService:
             ]
             rivals = [
                 other
-                for other in jobs
-                if other is not job and abs(other.updated_at - job.updated_at) <= reach
+                for other in [*jobs, *elsewhere]
+                if other.id != job.id and abs(other.updated_at - job.updated_at) <= reach
             ]
             try:
                 if listing is not None and listing.trustworthy and not mine:
@@ -730,7 +755,6 @@ class AnimateService:
                     await self._end(job, JobState.FAILED, self._uncertain(job))
             except StaleJobStateError:
                 continue  # another process settled it
-        self._dispatch_wake.set()
 
     async def _resume_preparation(self, job: Job) -> None:
         if job.state is JobState.RECEIVED:

@@ -729,6 +729,9 @@ class SimulatorApp:
         )
         self.scheduler.enqueue(task, TaskPayload(image=image, audio=audio))
         log.info("simulated task %s queued (%.2fs audio, %s)", task.task_id, duration, ratio)
+        if self.state.knobs.submit_answer_delay_seconds:
+            # The task exists already; only its answer is slow on the way back.
+            await asyncio.sleep(self.state.knobs.submit_answer_delay_seconds)
         return _ok({"output": {"task_id": task.task_id, "task_status": "PENDING"}})
 
     async def _audio_duration(self, audio: bytes) -> float:

@@ -63,6 +63,8 @@ class SimulatorKnobs(BaseModel):
 
     # Extra latency added to every /api/v1 answer, to exercise client timeouts.
     api_latency_seconds: float = Field(default=0, ge=0)
+    # A submit's answer arrives this late although the task was created at once.
+    submit_answer_delay_seconds: float = Field(default=0, ge=0)
 
     # Billing, USD per second of output video.
     price_usd_per_second: dict[str, float] = Field(

@@ -312,3 +312,33 @@ async def test_a_submit_cut_short_by_a_crash_is_settled_without_a_second_charge(
             assert {row.error_key for row in rows} == {MessageKey.SUBMIT_UNCERTAIN.value}
             await second.wait_until(lambda: _told(second, len(ids)), within=5)
             assert sorted(f[0] for f in second.notifier.failures) == ids
+
+
+async def test_settling_a_cut_submit_never_adopts_a_live_submits_task(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A submit of ours still waiting for its answer while the task list is read: its task
+    looks unknown and sits in the cut job's window. It must not be taken for the cut job's."""
+    settings = {"emo_http_timeout_seconds": 5.0}
+    async with running_engine(simulator, tmp_path, KEY, **settings) as first:
+        cut = (await _orphan_submitting(first, 1, created=0))[0]
+        await first.service.gate.pause("Test", "hold the dispatcher")
+        waiting = await first.enqueue_prepared(guild_id=60, user_id=60)
+        # Settled 1 s after the restart: while the waiting job's submit awaits its answer.
+        await first.core.store.db.execute(
+            "UPDATE jobs SET updated_at = ? WHERE id = ?",
+            ((utcnow() - timedelta(seconds=14)).isoformat(), cut),
+        )
+    simulator.update_knobs(submit_answer_delay_seconds=3.0)
+    async with running_engine(simulator, tmp_path, KEY, **settings) as second:
+        await second.service.gate.resume("test")
+        second.service.wake()
+        await second.wait_until(second.all_final, within=30)
+        rows = {job_id: await second.core.store.get(job_id) for job_id in (cut, waiting.id)}
+    tasks = [submission.task_id for submission in simulator.submissions]
+    assert rows[waiting.id].state is JobState.DELIVERED
+    assert rows[waiting.id].task_id in tasks
+    # The cut job holds no one else's task: it was queued again or its member was asked.
+    assert rows[cut].task_id != rows[waiting.id].task_id
+    assert rows[cut].state in (JobState.DELIVERED, JobState.FAILED)
+    assert len(tasks) == 1 + (rows[cut].state is JobState.DELIVERED)
