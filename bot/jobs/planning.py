@@ -18,7 +18,7 @@ from bot.jobs.models import Job
 class Usage:
     """Each server's recent demand on the provider: the fair share's memory."""
 
-    recent: dict[int | None, int]  # jobs queued within the fairness window
+    recent: dict[int | None, int]  # submitted within the fairness window + waiting now
     last_served: dict[int | None, datetime]
 
     def served(self, guild_id: int | None, at: datetime) -> Usage:
@@ -26,13 +26,14 @@ class Usage:
 
 
 def pick_next(queued: Sequence[Job], usage: Usage, now: datetime) -> Job | None:
-    """Fair share across servers by recent demand, FIFO within a server.
+    """Fair share across servers by demand, FIFO within a server.
 
-    The server that queued the fewest jobs within the fairness window goes first; among
-    equals, the one served longest ago (a round robin), then the older job. A light server's
-    jobs thus overtake a flooding server's, all of them, and a server that flooded is back
-    on equal terms once its jobs leave the window. Derived from rows only, so it survives
-    restarts and is the same in every process.
+    A server's demand is what it had submitted within the fairness window plus what it has
+    waiting now. The server with the least goes first; among equals, the one served longest
+    ago (a round robin), then the older job. A light server's jobs thus overtake a flooding
+    server's, all of them; and as a light server is served its demand grows, so a busy one
+    cannot keep a flood waiting for longer than the window. Derived from rows only, so it
+    survives restarts and is the same in every process.
     """
     heads: dict[int | None, Job] = {}
     for job in queued:

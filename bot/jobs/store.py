@@ -367,12 +367,13 @@ class JobStore:
             raise
 
     async def usage(self, since: datetime) -> Usage:
-        """Each server's jobs queued since ``since`` and its latest submission: the fair
-        share's input."""
+        """Each server's demand (jobs it had submitted since ``since`` plus jobs it has
+        waiting now) and its latest submission: the fair share's input."""
         cursor = await self.db.execute(
-            "SELECT guild_id, SUM(queued_at >= ?), MAX(submitted_at) FROM jobs"
-            " WHERE queued_at IS NOT NULL GROUP BY guild_id",
-            (since.isoformat(),),
+            "SELECT guild_id,"
+            " COALESCE(SUM(submitted_at >= ?), 0) + SUM(state = ?), MAX(submitted_at)"
+            " FROM jobs WHERE queued_at IS NOT NULL GROUP BY guild_id",
+            (since.isoformat(), JobState.QUEUED.value),
         )
         recent: dict[int | None, int] = {}
         last: dict[int | None, datetime] = {}
