@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import math
 import random
@@ -68,10 +67,10 @@ from bot.jobs.states import JobState
 from bot.media.download import DownloadError, download_to_file
 from bot.provider.client import DashScopeClient
 from bot.provider.errors import ProviderError, ProviderTransientError
-from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL, TaskResponse, TaskStatus
+from bot.provider.models import TaskResponse, TaskStatus
 from bot.settings import Settings
 from bot.simulator import RateLimits, SimTask, Simulator, SimulatorKnobs
-from tests.support import media
+from tests.support.engine import upload_sample_inputs
 
 SCALE = 1 / 60  # wall seconds per provider second
 KEY = "sk-bench-queue"
@@ -196,32 +195,6 @@ class _RemoteProvider:
     base_url: str
 
 
-@dataclass(frozen=True)
-class Inputs:
-    image_url: str
-    audio_url: str
-    face_box: list[int]
-    ext_box: list[int]
-
-
-async def upload_inputs(client: DashScopeClient) -> Inputs:
-    """The same inputs as ``EngineHarness.inputs``: uploaded once, reused by every job."""
-    face = io.BytesIO()
-    media.astronaut().save(face, format="JPEG")
-    detect_url = await client.upload_temporary(
-        face.getvalue(), model=DETECT_MODEL, filename="f.jpg", content_type="image/jpeg"
-    )
-    image_url = await client.upload_temporary(
-        face.getvalue(), model=SYNTHESIS_MODEL, filename="f.jpg", content_type="image/jpeg"
-    )
-    mp3 = media.encode_audio(media.speech_pcm(CLIP_SECONDS), container="mp3", codec="libmp3lame")
-    audio_url = await client.upload_temporary(
-        mp3, model=SYNTHESIS_MODEL, filename="v.mp3", content_type="audio/mpeg"
-    )
-    detection = await client.detect_face(detect_url, ratio="1:1")
-    return Inputs(image_url, audio_url, list(detection.face_bbox), list(detection.ext_bbox))
-
-
 async def _arrive(
     arrivals: Sequence[Arrival], scale: float, enqueue: Callable[[Arrival], Awaitable[None]]
 ) -> None:
@@ -294,7 +267,7 @@ async def run_baseline(
     with tempfile.TemporaryDirectory(prefix="bench-queue-") as folder:
         async with aiohttp.ClientSession(connector=connector) as session:
             client = DashScopeClient(session, base_url, SecretStr(KEY))
-            inputs = await upload_inputs(client)
+            inputs = await upload_sample_inputs(client, seconds=CLIP_SECONDS)
             followers: set[asyncio.Task[None]] = set()
             submissions: asyncio.Queue[JobRecord] = asyncio.Queue()
 
@@ -330,8 +303,8 @@ async def run_baseline(
                             record.task_id = await client.submit_synthesis(
                                 image_url=inputs.image_url,
                                 audio_url=inputs.audio_url,
-                                face_bbox=inputs.face_box,
-                                ext_bbox=inputs.ext_box,
+                                face_bbox=inputs.face_box.as_list(),
+                                ext_bbox=inputs.ext_box.as_list(),
                                 style_level="normal",
                             )
                         except ProviderTransientError:

@@ -14,6 +14,7 @@ import aiohttp
 
 from bot.errors import UserFacingError
 from bot.jobs.models import Box, Job
+from bot.jobs.store import JobUpdate, utcnow
 from bot.media.audio import PreparedAudio, prepare_audio
 from bot.media.download import DownloadError, DownloadTooLargeError, download_to_file
 from bot.media.hosting import MediaHost
@@ -54,6 +55,17 @@ class PreparedInputs:
     audio_url: str
     face_box: Box
     ext_box: Box
+
+    def queued_update(self) -> JobUpdate:
+        """The row's new columns as the job enters the queue."""
+        return JobUpdate(
+            audio_seconds=self.audio_seconds,
+            image_url=self.image_url,
+            audio_url=self.audio_url,
+            face_box=self.face_box,
+            ext_box=self.ext_box,
+            queued_at=utcnow(),
+        )
 
 
 @dataclass(frozen=True)

@@ -236,18 +236,7 @@ class AnimateService:
             message = UserMessage(key=MessageKey.UNEXPECTED, params={"reference": f"job-{job.id}"})
             await self._end(job, JobState.FAILED, message, notify=False)
             raise
-        return await self._transition(
-            job,
-            JobState.QUEUED,
-            JobUpdate(
-                audio_seconds=inputs.audio_seconds,
-                image_url=inputs.image_url,
-                audio_url=inputs.audio_url,
-                face_box=inputs.face_box,
-                ext_box=inputs.ext_box,
-                queued_at=utcnow(),
-            ),
-        )
+        return await self._transition(job, JobState.QUEUED, inputs.queued_update())
 
     async def ahead_of(self, job: Job) -> int:
         """How many jobs go to the provider before ``job``: those in flight, then the queue

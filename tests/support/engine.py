@@ -17,10 +17,11 @@ from pathlib import Path
 from bot.app import Core, open_core
 from bot.jobs.models import AnimateRequest, Box, InputRef, Job
 from bot.jobs.notifier import DeliveryError
+from bot.jobs.preparation import PreparedInputs
 from bot.jobs.service import AnimateService
 from bot.jobs.states import JobState
-from bot.jobs.store import JobUpdate, utcnow
 from bot.messages import UserMessage
+from bot.provider.client import DashScopeClient
 from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL
 from bot.settings import Settings
 from bot.simulator import Simulator
@@ -67,13 +68,28 @@ class RecordingNotifier:
         self.alerts.append(text)
 
 
-@dataclass
-class PreparedInputs:
-    image_url: str
-    audio_url: str
-    face_box: Box
-    ext_box: Box
-    audio_seconds: float
+async def upload_sample_inputs(client: DashScopeClient, *, seconds: float = 4.0) -> PreparedInputs:
+    """The sample portrait and a voice clip, uploaded and face-checked once for reuse."""
+    face = io.BytesIO()
+    media.astronaut().save(face, format="JPEG")
+    detect_url = await client.upload_temporary(
+        face.getvalue(), model=DETECT_MODEL, filename="f.jpg", content_type="image/jpeg"
+    )
+    image_url = await client.upload_temporary(
+        face.getvalue(), model=SYNTHESIS_MODEL, filename="f.jpg", content_type="image/jpeg"
+    )
+    mp3 = media.encode_audio(media.speech_pcm(seconds), container="mp3", codec="libmp3lame")
+    audio_url = await client.upload_temporary(
+        mp3, model=SYNTHESIS_MODEL, filename="v.mp3", content_type="audio/mpeg"
+    )
+    detection = await client.detect_face(detect_url, ratio="1:1")
+    return PreparedInputs(
+        audio_seconds=seconds,
+        image_url=image_url,
+        audio_url=audio_url,
+        face_box=Box.from_list(detection.face_bbox),
+        ext_box=Box.from_list(detection.ext_bbox),
+    )
 
 
 class EngineHarness:
@@ -106,27 +122,7 @@ class EngineHarness:
     async def inputs(self) -> PreparedInputs:
         """Upload the sample portrait and voice once; every prepared job reuses them."""
         if self._inputs is None:
-            client = self.core.service._client  # the same client the engine uses
-            face = io.BytesIO()
-            media.astronaut().save(face, format="JPEG")
-            detect_url = await client.upload_temporary(
-                face.getvalue(), model=DETECT_MODEL, filename="f.jpg", content_type="image/jpeg"
-            )
-            image_url = await client.upload_temporary(
-                face.getvalue(), model=SYNTHESIS_MODEL, filename="f.jpg", content_type="image/jpeg"
-            )
-            mp3 = media.encode_audio(media.speech_pcm(4), container="mp3", codec="libmp3lame")
-            audio_url = await client.upload_temporary(
-                mp3, model=SYNTHESIS_MODEL, filename="v.mp3", content_type="audio/mpeg"
-            )
-            detection = await client.detect_face(detect_url, ratio="1:1")
-            self._inputs = PreparedInputs(
-                image_url=image_url,
-                audio_url=audio_url,
-                face_box=Box.from_list(detection.face_bbox),
-                ext_box=Box.from_list(detection.ext_bbox),
-                audio_seconds=4.0,
-            )
+            self._inputs = await upload_sample_inputs(self.core.service._client)
         return self._inputs
 
     async def enqueue_prepared(self, *, guild_id: int, user_id: int) -> Job:
@@ -142,18 +138,7 @@ class EngineHarness:
         )
         job = await store.create(request)
         job = await store.transition(job, JobState.PREPARING)
-        job = await store.transition(
-            job,
-            JobState.QUEUED,
-            JobUpdate(
-                audio_seconds=inputs.audio_seconds,
-                image_url=inputs.image_url,
-                audio_url=inputs.audio_url,
-                face_box=inputs.face_box,
-                ext_box=inputs.ext_box,
-                queued_at=utcnow(),
-            ),
-        )
+        job = await store.transition(job, JobState.QUEUED, inputs.queued_update())
         self.core.service.wake()
         return job
 
