@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bot")
@@ -39,14 +40,19 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # discord.py's own INFO chatter (gateway, rate limits) is useful; its DEBUG is not.
-    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLogger().level))
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value the logs must never show."""
+    values = [
+        settings.discord_token,
+        settings.dashscope_api_key,
+        settings.emo_s3_secret_access_key,
+        settings.emo_media_link_secret,
+    ]
+    return [value.get_secret_value() for value in values if value is not None]
+
+
+def _configure_logging(settings: Settings, level: str) -> None:
+    configure_logging(level, json_lines=settings.emo_log_json, secrets=secrets_of(settings))
 
 
 async def _serve(settings: Settings) -> int:
@@ -108,12 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot import cli
 
         # The command line shows its own progress; only errors go to the log.
-        configure_logging("error")
+        _configure_logging(settings, "error")
         try:
             return cli.run(settings, args)
         except KeyboardInterrupt:
             return 130
-    configure_logging(settings.emo_log_level)
+    _configure_logging(settings, settings.emo_log_level)
     try:
         return asyncio.run(_serve(settings))
     except KeyboardInterrupt:

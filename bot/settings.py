@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     emo_probe_interval_seconds: float = Field(default=60.0, gt=0)
     emo_alert_channel_id: int | None = Field(default=None, gt=0)
     emo_log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
+    emo_log_json: bool = False
 
     @model_validator(mode="before")
     @classmethod

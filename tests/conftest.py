@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -70,3 +71,12 @@ async def bot_process(
     yield make
     for process in made:
         await process.stop()
+    # Whatever the test did, the bot's own log must not show a secret or a signature.
+    secrets = [re.escape(discord_fake.bot_token), re.escape(API_KEY)]
+    signed = r"\b(?i:Signature|X-Amz-Signature|OSSAccessKeyId|hm|sig)=(?!\[redacted\])"
+    leaks = [
+        (process.workdir.name, match.group(0))
+        for process in made
+        for match in re.finditer("|".join([*secrets, signed]), process.log_text())
+    ]
+    assert leaks == [], f"secrets in the bot's log: {leaks[:5]}"

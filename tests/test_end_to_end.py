@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -260,3 +261,41 @@ async def test_a_video_over_the_upload_limit_becomes_a_link_with_the_reason(
     assert f"<@{member}>" in result.content
     assert "http://127.0.0.1" in result.content
     assert discord_fake.violations == []
+
+
+async def test_sigterm_mid_render_exits_quickly_and_the_job_arrives_once_after_restart(
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+    tmp_path: Path,
+) -> None:
+    simulator.update_knobs(render_overhead_seconds=3.0)
+    bot = bot_process()
+    await _started(bot, discord_fake)
+    member = discord_fake.add_member(name="gina")
+    await discord_fake.invoke_slash(
+        "emo animate", user_id=member, attachments=_attachments(fixtures)
+    )
+    for _ in range(400):
+        if any("submitted" in h for h in _job_history(tmp_path / "data")):
+            break
+        await asyncio.sleep(0.05)
+    started = asyncio.get_running_loop().time()
+    status = await bot.stop(signal.SIGTERM, grace=10.0)
+    took = asyncio.get_running_loop().time() - started
+    assert status == 0, bot.log_text()[-3000:]
+    assert took < 10.0
+    assert "unfinished jobs resume on the next start" in bot.log_text()
+
+    connected = discord_fake.identify_count + discord_fake.resume_count
+    await bot.start()
+    await discord_fake.wait_for_identify(timeout=60, count=connected + 1)
+    try:
+        await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    except TimeoutError:
+        pytest.fail(f"no video after the restart:\n{bot.log_text()}")
+    assert await _settled_history(tmp_path / "data") == [HAPPY_PATH]
+    assert len(simulator.submissions) == 1
+    await asyncio.sleep(1.0)
+    assert len([m for m in discord_fake.messages() if m.files]) == 1
