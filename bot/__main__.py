@@ -27,8 +27,16 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m bot",
         description="Discord bot: portrait + voice note -> talking-head video (DashScope EMO).",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{run,animate,resume-provider}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="{run,animate,resume-provider,sync-commands}"
+    )
     commands.add_parser("run", help="start the bot (the default)")
+    sync = commands.add_parser(
+        "sync-commands", help="register the slash commands now (globally, or in one server)"
+    )
+    sync.add_argument(
+        "--guild", type=int, default=None, help="a server id: instant, that server only"
+    )
     commands.add_parser(
         "resume-provider",
         help="resume submissions paused by a provider account problem (after fixing it)",
@@ -82,6 +90,23 @@ async def _serve(settings: Settings) -> int:
     return 0
 
 
+async def _sync_commands(settings: Settings, guild_id: int | None) -> int:
+    import discord
+
+    from bot.app import open_core
+    from bot.wiring import sync_commands
+
+    try:
+        async with open_core(settings) as core:
+            count = await sync_commands(core, guild_id)
+    except discord.LoginFailure:
+        print("Configuration error: DISCORD_TOKEN was rejected by Discord (see .env.example)")
+        return EXIT_CONFIG
+    where = f"in server {guild_id}" if guild_id else "globally (may take up to an hour to show)"
+    print(f"Registered {count} commands {where}.")
+    return 0
+
+
 async def _resume_provider(settings: Settings) -> int:
     """Lift the pause for every bot process sharing the database (they read it from there)."""
     from bot.jobs.gate import ProviderGate
@@ -104,10 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "animate" and args.simulate:
         overrides["emo_provider"] = "simulator"
     try:
-        settings = load_settings(require_discord=command == "run", **overrides)
+        needs_discord = command in ("run", "sync-commands")
+        settings = load_settings(require_discord=needs_discord, **overrides)
     except SettingsError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
+    if command == "sync-commands":
+        _configure_logging(settings, "warning")
+        return asyncio.run(_sync_commands(settings, args.guild))
     if command == "resume-provider":
         return asyncio.run(_resume_provider(settings))
     if command == "animate":

@@ -71,7 +71,8 @@ class EmoCommandTree(app_commands.CommandTree["EmoBot"]):
 class EmoBot(commands.Bot):
     """The discord.py client: holds the core for the cogs, syncs commands when they change."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, *, serve: bool = True) -> None:
+        self._serve = serve  # False: only log in (to sync commands), no jobs are run
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
@@ -88,12 +89,16 @@ class EmoBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.core.service.start()
-        await self.sync_commands_if_changed()
+        if self._serve:
+            await self.core.service.start()
+            await self.sync_commands_if_changed()
 
-    async def sync_commands_if_changed(self) -> None:
-        """Bulk-overwrite the commands only when their definition changed (it is rate limited)."""
-        guild_id = self.settings.discord_command_guild_id
+    async def sync_commands_if_changed(
+        self, *, force: bool = False, guild_id: int | None = None
+    ) -> int:
+        """Bulk-overwrite the commands only when their definition changed (it is rate
+        limited), or always with ``force``; return how many were synced."""
+        guild_id = guild_id or self.settings.discord_command_guild_id
         guild = discord.Object(id=guild_id) if guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
@@ -102,9 +107,9 @@ class EmoBot(commands.Bot):
             json.dumps([guild_id, payload], sort_keys=True).encode()
         ).hexdigest()
         store = self.core.store
-        if await store.get_meta(COMMANDS_HASH_KEY) == digest:
+        if not force and await store.get_meta(COMMANDS_HASH_KEY) == digest:
             log.info("app commands unchanged; not syncing")
-            return
+            return 0
         synced = await self.tree.sync(guild=guild)
         await store.set_meta(COMMANDS_HASH_KEY, digest)
         log.info(
@@ -112,9 +117,21 @@ class EmoBot(commands.Bot):
             len(synced),
             f"guild {guild_id}" if guild_id else "global",
         )
+        return len(synced)
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+
+async def sync_commands(core: Core, guild_id: int | None) -> int:
+    """Log in, register the commands (in one server, or globally), log out."""
+    point_discord_at(core.settings)
+    bot = EmoBot(core, serve=False)
+    token = core.settings.discord_token
+    assert token is not None  # load_settings() requires it
+    async with bot:
+        await bot.login(token.get_secret_value())
+        return await bot.sync_commands_if_changed(force=True, guild_id=guild_id)
 
 
 async def run_bot(core: Core) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import io
 import signal
 import sqlite3
+import sys
 from pathlib import Path
 
 import av
@@ -299,3 +300,28 @@ async def test_sigterm_mid_render_exits_quickly_and_the_job_arrives_once_after_r
     assert len(simulator.submissions) == 1
     await asyncio.sleep(1.0)
     assert len([m for m in discord_fake.messages() if m.files]) == 1
+
+
+async def test_sync_commands_registers_them_in_one_server_without_starting_the_bot(
+    bot_process: BotFactory, discord_fake: FakeDiscord, tmp_path: Path
+) -> None:
+    bot = bot_process()
+    done = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "sync-commands",
+        "--guild",
+        str(discord_fake.guild_id),
+        cwd=tmp_path,
+        env=bot.environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(done.communicate(), timeout=60)
+    assert done.returncode == 0, err.decode()
+    assert out.decode().strip() == f"Registered 2 commands in server {discord_fake.guild_id}."
+    names = {command["name"] for command in discord_fake.registered_commands(discord_fake.guild_id)}
+    assert names == {"emo", "emo-operator"}
+    assert discord_fake.identify_count == 0  # it logged in over REST only
+    assert discord_fake.violations == []
