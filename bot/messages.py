@@ -43,6 +43,7 @@ class MessageKey(enum.StrEnum):
     SERVER_QUEUE_FULL = "server_queue_full"
     RENDER_STUCK = "render_stuck"
     PROVIDER_PAUSED = "provider_paused"
+    RESTARTING = "restarting"
     GUILD_ONLY = "guild_only"
     UNEXPECTED = "unexpected"
 
@@ -178,6 +179,10 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "The bot's video service account needs attention from the bot's operator, so new "
             "videos wait in the queue. Yours (job #{job}) keeps its place and starts once the "
             "operator has fixed it."
+        ),
+        MessageKey.RESTARTING: (
+            "The bot is restarting right now. Try again in a minute; anything already queued "
+            "keeps its place."
         ),
         MessageKey.GUILD_ONLY: "Use this command in a server channel.",
         MessageKey.UNEXPECTED: (

@@ -325,3 +325,24 @@ async def test_sync_commands_registers_them_in_one_server_without_starting_the_b
     assert names == {"emo", "emo-operator"}
     assert discord_fake.identify_count == 0  # it logged in over REST only
     assert discord_fake.violations == []
+
+
+async def test_a_request_caught_by_a_restart_is_told_to_try_again(
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+) -> None:
+    simulator.update_knobs(api_latency_seconds=5.0)  # the request is still being checked
+    bot = bot_process()
+    await _started(bot, discord_fake)
+    member = discord_fake.add_member(name="hugo")
+    interaction = await discord_fake.invoke_slash(
+        "emo animate", user_id=member, attachments=_attachments(fixtures)
+    )
+    await interaction.wait_original_edit(lambda m: "Checking" in m.content, timeout=30)
+    assert await bot.stop(signal.SIGTERM, grace=10.0) == 0
+    answer = await interaction.wait_original_edit(lambda m: "restarting" in m.content, timeout=5)
+    assert "Try again in a minute" in answer.content
+    assert simulator.submissions == []
+    assert "Traceback" not in bot.log_text()

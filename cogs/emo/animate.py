@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import discord
@@ -25,7 +27,17 @@ class EmoCog(commands.GroupCog, group_name="emo", group_description="Talking por
         self.service = bot.core.service
         self.notifier = DiscordNotifier(bot)
         self.service.attach_notifier(self.notifier)
+        self._requests: set[asyncio.Task[object]] = set()
         super().__init__()
+
+    async def cog_unload(self) -> None:
+        """Shutting down: requests still being checked are told to try again (their rows are
+        resumed on the next start), while Discord and the database are still reachable."""
+        pending = [task for task in self._requests if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=3.0)
 
     @app_commands.command(
         name="animate", description="Turn a portrait and a voice recording into a talking video"
@@ -77,7 +89,21 @@ class EmoCog(commands.GroupCog, group_name="emo", group_description="Talking por
             content=render(UserMessage(key=MessageKey.CHECKING), locale)
         )
         # A refusal raises UserFacingError, which the tree's error handler shows privately.
-        accepted = await self.service.request(request)
+        this = asyncio.current_task()
+        if this is not None:
+            self._requests.add(this)
+        try:
+            accepted = await self.service.request(request)
+        except asyncio.CancelledError:
+            # Shutting down mid-request: say so rather than leave "thinking…" spinning. The
+            # row (if written) is resumed on the next start.
+            restarting = render(UserMessage(key=MessageKey.RESTARTING), locale)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(interaction.edit_original_response(content=restarting), 2.0)
+            raise
+        finally:
+            if this is not None:
+                self._requests.discard(this)
         self.notifier.track(accepted.job.id, interaction)
         queued = UserMessage(
             key=MessageKey.PROVIDER_PAUSED if accepted.paused else MessageKey.QUEUED,
