@@ -15,7 +15,7 @@ RUN pip install --no-cache-dir --no-index --find-links /wheels "emo-bot[simulato
 USER emo
 WORKDIR /home/emo
 VOLUME ["/data"]
-# The database is the bot's heart: healthy while it opens and answers.
+# The internal ops server (EMO_OPS_BIND, loopback by default) answers /healthz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD python -c "import sqlite3; sqlite3.connect('file:/data/emo-bot.sqlite3?mode=ro', uri=True, timeout=3).execute('select count(*) from jobs')"
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8091/healthz', timeout=3)"
 CMD ["python", "-m", "bot"]

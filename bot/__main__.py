@@ -28,7 +28,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Discord bot: portrait + voice note -> talking-head video (DashScope EMO).",
     )
     commands = parser.add_subparsers(
-        dest="command", metavar="{run,animate,resume-provider,sync-commands}"
+        dest="command", metavar="{run,animate,resume-provider,sync-commands,doctor}"
     )
     commands.add_parser("run", help="start the bot (the default)")
     sync = commands.add_parser(
@@ -40,6 +40,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     commands.add_parser(
         "resume-provider",
         help="resume submissions paused by a provider account problem (after fixing it)",
+    )
+    commands.add_parser(
+        "doctor",
+        help="check the token, key, media host and permissions; print a fix for each failure",
     )
     animate = commands.add_parser(
         "animate", help="make one video from local files, without Discord"
@@ -96,8 +100,9 @@ async def _sync_commands(settings: Settings, guild_id: int | None) -> int:
     from bot.app import open_core
     from bot.wiring import sync_commands
 
+    quiet = settings.model_copy(update={"emo_ops_bind": "off"})  # no server for a one-off
     try:
-        async with open_core(settings) as core:
+        async with open_core(quiet) as core:
             count = await sync_commands(core, guild_id)
     except discord.LoginFailure:
         print("Configuration error: DISCORD_TOKEN was rejected by Discord (see .env.example)")
@@ -129,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "animate" and args.simulate:
         overrides["emo_provider"] = "simulator"
     try:
-        needs_discord = command in ("run", "sync-commands")
+        needs_discord = command in ("run", "sync-commands", "doctor")
         settings = load_settings(require_discord=needs_discord, **overrides)
     except SettingsError as error:
         print(error, file=sys.stderr)
@@ -137,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "sync-commands":
         _configure_logging(settings, "warning")
         return asyncio.run(_sync_commands(settings, args.guild))
+    if command == "doctor":
+        from bot.doctor import run_doctor
+
+        _configure_logging(settings, "warning")
+        return asyncio.run(run_doctor(settings))
     if command == "resume-provider":
         return asyncio.run(_resume_provider(settings))
     if command == "animate":

@@ -14,6 +14,7 @@ from bot.jobs.preparation import InputPreparer, PreparationLimits
 from bot.jobs.service import AnimateService, EngineLimits
 from bot.jobs.store import JobStore
 from bot.media.hosting import open_media_host
+from bot.ops import Metrics, OpsServer
 from bot.provider.client import DashScopeClient
 from bot.settings import ProviderKind, Settings
 
@@ -30,6 +31,8 @@ class Core:
     store: JobStore
     service: AnimateService
     session: aiohttp.ClientSession
+    metrics: Metrics
+    ops: OpsServer  # /healthz, /readyz, /metrics; the Discord edge gives it its gateway check
 
 
 @contextlib.asynccontextmanager
@@ -47,11 +50,17 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
         session = await stack.enter_async_context(
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
         )
+        metrics = Metrics()
         store = JobStore(settings.database_path)
+        store.add_observer(metrics.job_moved)
         await store.open()
         stack.push_async_callback(store.close)
         client = DashScopeClient(
-            session, base_url, api_key, timeout_seconds=settings.emo_http_timeout_seconds
+            session,
+            base_url,
+            api_key,
+            timeout_seconds=settings.emo_http_timeout_seconds,
+            observer=metrics,
         )
         host = await stack.enter_async_context(
             open_media_host(settings, client=client, session=session)
@@ -95,7 +104,16 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
             ),
         )
         stack.push_async_callback(service.close)
-        yield Core(settings=settings, store=store, service=service, session=session)
+        ops = OpsServer(bind=settings.emo_ops_bind, metrics=metrics, store=store, gate=service.gate)
+        await stack.enter_async_context(ops.running())
+        yield Core(
+            settings=settings,
+            store=store,
+            service=service,
+            session=session,
+            metrics=metrics,
+            ops=ops,
+        )
 
 
 @contextlib.asynccontextmanager

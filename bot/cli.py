@@ -97,7 +97,10 @@ async def animate(settings: Settings, args: argparse.Namespace, stream: TextIO) 
     progress = CommandLineProgress(args.output, stream, "en")
     with tempfile.TemporaryDirectory(prefix="emo-cli-") as scratch:
         # A private data dir: a bot running from the same folder never sees these jobs.
-        settings = settings.model_copy(update={"emo_data_dir": Path(scratch)})
+        # No ops server either: a bot on this machine may already hold its port.
+        settings = settings.model_copy(
+            update={"emo_data_dir": Path(scratch), "emo_ops_bind": "off"}
+        )
         async with open_core(settings, local_files=True) as core:
             core.service.attach_notifier(progress)
             await core.service.start()

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     emo_alert_channel_id: int | None = Field(default=None, gt=0)
     emo_log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
     emo_log_json: bool = False
+    # host:port of the internal /healthz, /readyz and /metrics server; "off" (or ""): none.
+    emo_ops_bind: str = Field(default="127.0.0.1:8091", pattern=r"^((?i:off)|[^:]+:\d{1,5})?$")
 
     @model_validator(mode="before")
     @classmethod

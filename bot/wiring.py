@@ -87,6 +87,7 @@ class EmoBot(commands.Bot):
         return self.core.settings
 
     async def setup_hook(self) -> None:
+        self.core.ops.set_gateway_check(lambda: self.is_ready() and not self.is_closed())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self._serve:

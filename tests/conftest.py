@@ -62,6 +62,8 @@ async def bot_process(
             "EMO_POLL_MIN_SECONDS": "0.25",
             "EMO_POLL_MAX_SECONDS": "1",
             "EMO_LOG_LEVEL": "debug",
+            # The ops server is tested on its own; here it would fight over one port.
+            "EMO_OPS_BIND": "off",
             **overrides,
         }
         process = BotProcess(environment, tmp_path / f"bot{len(made)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,6 +136,10 @@ class CapExceededError(Exception):
         self.limit = limit
 
 
+TransitionObserver = Callable[[Job, Job], None]
+"""Told (before, after) of every state change once it is written; must not block."""
+
+
 class StaleJobStateError(RuntimeError):
     """The row was no longer in the expected state: another worker moved it first."""
 
@@ -170,6 +174,11 @@ class JobStore:
         self._db: aiosqlite.Connection | None = None
         # One connection is shared by many coroutines: transactions must not interleave.
         self._write_lock = asyncio.Lock()
+        self._observers: list[TransitionObserver] = []
+
+    def add_observer(self, observer: TransitionObserver) -> None:
+        """Call ``observer(before, after)`` after each successful transition (for metrics)."""
+        self._observers.append(observer)
 
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -327,6 +336,12 @@ class JobStore:
             job.guild_id,
             moved.attempt,
         )
+        for observer in self._observers:
+            try:
+                observer(job, moved)
+            except Exception:
+                # An observer's bug must never undo or hide a written transition.
+                log.exception("transition observer failed for job %d", job.id)
         return moved
 
     async def annotate(self, job: Job, update: JobUpdate) -> Job:

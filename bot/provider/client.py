@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import aiohttp
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -48,6 +49,17 @@ RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
 ASYNC_HEADER = "X-DashScope-Async"
 
 
+class RequestObserver(Protocol):
+    """Told of every provider request once it ends (for metrics); must not block.
+
+    ``endpoint`` is one of policy, upload, detect, submit, task_query, task_list, cancel;
+    ``status`` is None when no HTTP answer came; ``code`` names the error, None on success.
+    """
+
+    def request(self, endpoint: str, status: int | None, seconds: float, code: str | None) -> None:
+        """Record one finished request."""
+
+
 class DashScopeClient:
     """Speaks to one DashScope account. Every error answer becomes a typed ProviderError."""
 
@@ -58,8 +70,10 @@ class DashScopeClient:
         api_key: SecretStr,
         *,
         timeout_seconds: float = 60.0,
+        observer: RequestObserver | None = None,
     ) -> None:
         self._session = session
+        self._observer = observer
         self._base = base_url.rstrip("/")
         self._api_key = api_key
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
@@ -72,8 +86,17 @@ class DashScopeClient:
             headers[RESOLVE_HEADER] = "enable"
         return headers
 
+    def _observe(self, endpoint: str, status: int | None, started: float, code: str | None) -> None:
+        if self._observer is None:
+            return
+        try:
+            self._observer.request(endpoint, status, time.monotonic() - started, code)
+        except Exception:
+            log.exception("request observer failed")
+
     async def _call(
         self,
+        endpoint: str,
         method: str,
         path: str,
         answer: type[PayloadT],
@@ -83,6 +106,34 @@ class DashScopeClient:
         params: dict[str, str] | None = None,
         creates_task: bool = False,
     ) -> PayloadT:
+        started = time.monotonic()
+        try:
+            status, payload = await self._send(
+                method,
+                path,
+                answer,
+                body=body,
+                headers=headers,
+                params=params,
+                creates_task=creates_task,
+            )
+        except ProviderError as error:
+            self._observe(endpoint, error.status, started, error.code)
+            raise
+        self._observe(endpoint, status, started, None)
+        return payload
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        answer: type[PayloadT],
+        *,
+        body: BaseModel | None,
+        headers: dict[str, str],
+        params: dict[str, str] | None,
+        creates_task: bool,
+    ) -> tuple[int, PayloadT]:
         data = body.model_dump_json().encode() if body is not None else None
         try:
             async with self._session.request(
@@ -107,7 +158,7 @@ class DashScopeClient:
         if status >= 400:
             raise self._error(status, raw)
         try:
-            return answer.model_validate_json(raw)
+            return status, answer.model_validate_json(raw)
         except ValidationError:
             raise ProviderTransientError(
                 "MalformedAnswer",
@@ -129,6 +180,7 @@ class DashScopeClient:
     ) -> str:
         """Store ``data`` in DashScope's temporary storage for ``model``; return its oss:// URL."""
         answer = await self._call(
+            "policy",
             "GET",
             "/uploads",
             UploadPolicyResponse,
@@ -148,6 +200,7 @@ class DashScopeClient:
         form.add_field("x-oss-content-type", content_type)
         # OSS ignores every field after the file: it must come last.
         form.add_field("file", data, filename=filename, content_type=content_type)
+        started = time.monotonic()
         try:
             async with self._session.post(
                 policy.upload_host, data=form, timeout=self._timeout, allow_redirects=False
@@ -155,7 +208,9 @@ class DashScopeClient:
                 detail = (await response.read())[:200].decode("utf-8", "replace")
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
+            self._observe("upload", None, started, "UploadFailed")
             raise ProviderTransientError("UploadFailed", type(error).__name__) from None
+        self._observe("upload", status, started, None if status == 200 else "UploadFailed")
         if status != 200:
             # A policy expires in minutes; the caller retries with a fresh one.
             raise ProviderTransientError("UploadFailed", detail.strip(), status=status)
@@ -169,6 +224,7 @@ class DashScopeClient:
             parameters=DetectParameters(ratio=ratio),
         )
         answer = await self._call(
+            "detect",
             "POST",
             "/services/aigc/image2video/face-detect",
             DetectResponse,
@@ -209,6 +265,7 @@ class DashScopeClient:
         )
         headers[ASYNC_HEADER] = "enable"
         answer = await self._call(
+            "submit",
             "POST",
             "/services/aigc/image2video/video-synthesis",
             SubmitResponse,
@@ -219,7 +276,9 @@ class DashScopeClient:
         return answer.output.task_id
 
     async def get_task(self, task_id: str) -> TaskResponse:
-        return await self._call("GET", f"/tasks/{task_id}", TaskResponse, headers=self._headers())
+        return await self._call(
+            "task_query", "GET", f"/tasks/{task_id}", TaskResponse, headers=self._headers()
+        )
 
     async def list_tasks(
         self, *, model: str, start: datetime, end: datetime, max_pages: int = 10
@@ -230,6 +289,7 @@ class DashScopeClient:
         trustworthy = True
         for page in range(1, max_pages + 1):
             answer = await self._call(
+                "task_list",
                 "GET",
                 "/tasks",
                 TaskListResponse,
@@ -252,7 +312,9 @@ class DashScopeClient:
 
     async def cancel_task(self, task_id: str) -> None:
         """Cancel a PENDING task; other states answer an error (UnsupportedOperation)."""
-        await self._call("POST", f"/tasks/{task_id}/cancel", ErrorBody, headers=self._headers())
+        await self._call(
+            "cancel", "POST", f"/tasks/{task_id}/cancel", ErrorBody, headers=self._headers()
+        )
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,7 @@ class RestApi:
         add("GET", "/gateway", self.get_gateway, auth=False)
         add("GET", "/gateway/bot", self.get_gateway_bot)
         add("GET", "/users/@me", self.get_me)
+        add("GET", "/users/@me/guilds", self.get_my_guilds)
         add("POST", "/users/@me/channels", self.create_dm)
         add("GET", "/users/{user_id}", self.get_user)
         add("GET", "/oauth2/applications/@me", self.get_application)
@@ -783,6 +784,26 @@ class RestApi:
         return Reply(
             [payloads.channel(self.state, self.state.channels[c]) for c in guild.channel_ids]
         )
+
+    async def get_my_guilds(self, call: Call) -> Reply:
+        """The bot's servers, as partial guilds (id, name, icon, owner, permissions, …)."""
+        state = self.state
+        partial = [
+            {
+                "id": str(g.id),
+                "name": g.name,
+                "icon": None,
+                "banner": None,
+                "owner": g.owner_id == state.bot_user_id,
+                "permissions": "0",
+                "features": [],
+                "approximate_member_count": len(g.members),
+                "approximate_presence_count": 0,
+            }
+            for g in state.guilds.values()
+            if state.bot_user_id in g.members
+        ]
+        return Reply(partial)
 
     async def get_member(self, call: Call) -> Reply:
         guild = self.state.guilds.get(call.snowflake("guild_id"))

@@ -1,0 +1,129 @@
+"""The internal ops server: GET /healthz, /readyz and /metrics (Prometheus), no authentication.
+
+It listens on ``EMO_OPS_BIND`` (127.0.0.1 by default). A port that cannot be bound is logged
+and the bot runs on without it: videos matter more than their metrics, and a missing
+/readyz is noticed by whatever probes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from bot.jobs.gate import ProviderGate
+from bot.jobs.store import JobStore, utcnow
+from bot.ops.metrics import CONTENT_TYPE, Metrics
+
+log = logging.getLogger(__name__)
+
+PING_KEY = "ops_ping"
+DATABASE_CHECK_SECONDS = 5.0
+DISABLED = ("", "off")
+
+GatewayCheck = Callable[[], bool]
+
+
+def parse_bind(bind: str) -> tuple[str, int] | None:
+    """``host:port`` as a pair; None when the server is off ("" or "off")."""
+    if bind.strip().lower() in DISABLED:
+        return None
+    host, _, port = bind.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class OpsServer:
+    """Serves health, readiness and metrics for one core."""
+
+    def __init__(self, *, bind: str, metrics: Metrics, store: JobStore, gate: ProviderGate) -> None:
+        self._address = parse_bind(bind)
+        self._metrics = metrics
+        self._store = store
+        self._gate = gate
+        # Without Discord (the command line) there is no gateway to wait for.
+        self._gateway_check: GatewayCheck = lambda: True
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None  # the bound port, once listening
+
+    def set_gateway_check(self, check: GatewayCheck) -> None:
+        """Tell /readyz how to know the Discord gateway is connected."""
+        self._gateway_check = check
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[OpsServer]:
+        """Listen for the duration of the block (if a bind address is set)."""
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.close()
+
+    def _build(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics_page)
+        return app
+
+    async def start(self) -> None:
+        if self._address is None:
+            return
+        host, port = self._address
+        runner = web.AppRunner(self._build(), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except (OSError, OverflowError) as error:  # in use, not ours, or no such port
+            await runner.cleanup()
+            log.error(
+                "ops server cannot listen on %s:%d (%s); running without it", host, port, error
+            )
+            return
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        log.info("ops server listening on %s:%d (/healthz, /readyz, /metrics)", host, self.port)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+            self.port = None
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        try:
+            gateway = bool(self._gateway_check())
+        except Exception:
+            log.exception("gateway check failed")
+            gateway = False
+        database = await self._database_writable()
+        try:
+            provider = "ok" if await self._gate.current() is None else "paused"
+        except Exception:
+            log.exception("reading the provider pause failed")
+            provider = "unknown"
+        body = {"gateway": gateway, "database": database, "provider": provider}
+        ready = gateway and database and provider == "ok"
+        return web.json_response(body, status=200 if ready else 503)
+
+    async def _database_writable(self) -> bool:
+        try:
+            await asyncio.wait_for(
+                self._store.set_meta(PING_KEY, utcnow().isoformat()), DATABASE_CHECK_SECONDS
+            )
+        except Exception:
+            log.exception("database is not writable")
+            return False
+        return True
+
+    async def _metrics_page(self, request: web.Request) -> web.Response:
+        await self._metrics.refresh(self._store, self._gate)
+        response = web.Response(body=self._metrics.render())
+        # Set whole: aiohttp's content_type argument refuses a charset parameter.
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
