@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # emo-bot: a two-stage image. The build stage makes wheels; the final stage only installs them.
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -9,9 +10,9 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt ".[simulator
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 EMO_DATA_DIR=/data
 RUN useradd --create-home --uid 10001 emo && mkdir /data && chown emo /data
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels "emo-bot[simulator]" \
-    && rm -rf /wheels
+# The wheels are mounted for the install only: no layer of the final image holds them.
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index --find-links /wheels "emo-bot[simulator]"
 USER emo
 WORKDIR /home/emo
 VOLUME ["/data"]
