@@ -15,6 +15,7 @@ class MessageKey(enum.StrEnum):
     QUEUED = "queued"
     RENDERING = "rendering"
     RESULT = "result"
+    RESULT_SHRUNK = "result_shrunk"
     RESULT_TOO_LARGE = "result_too_large"
     IMAGE_UNREADABLE = "image_unreadable"
     IMAGE_TOO_SMALL = "image_too_small"
@@ -71,9 +72,14 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
         ),
         MessageKey.RENDERING: "Rendering your video (job #{job})…",
         MessageKey.RESULT: "{mention} here is your talking portrait ({seconds} s, job #{job}).",
+        MessageKey.RESULT_SHRUNK: (
+            "{mention} here is your talking portrait ({seconds} s, job #{job}), re-encoded to "
+            "fit this channel's upload limit of {limit_mb} MB."
+        ),
         MessageKey.RESULT_TOO_LARGE: (
             "{mention} your video (job #{job}) is {size_mb} MB, over this channel's upload "
-            "limit of {limit_mb} MB. Download it here within 24 hours: {url}"
+            "limit of {limit_mb} MB, too large to shrink well. Download it here within 24 "
+            "hours: {url}"
         ),
         MessageKey.IMAGE_UNREADABLE: (
             "I could not read the image: the file is damaged or not an image. Upload a photo "

@@ -346,3 +346,28 @@ async def test_a_request_caught_by_a_restart_is_told_to_try_again(
     assert "Try again in a minute" in answer.content
     assert simulator.submissions == []
     assert "Traceback" not in bot.log_text()
+
+
+async def test_a_video_over_the_upload_limit_is_re_encoded_to_fit(
+    bot_process: BotFactory, discord_fake: FakeDiscord, simulator: Simulator, fixtures: Path
+) -> None:
+    limit = 110 * 1024
+    discord_fake.upload_limit = limit  # the rendered clip is about 135 kB
+    bot = bot_process()
+    await _started(bot, discord_fake)
+    member = discord_fake.add_member(name="ivy")
+    await discord_fake.invoke_slash(
+        "emo animate", user_id=member, attachments=_attachments(fixtures)
+    )
+    try:
+        result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    except TimeoutError:
+        pytest.fail(f"no video was posted:\n{bot.log_text()}")
+    (video,) = result.files
+    assert video.size <= limit
+    assert "re-encoded to fit" in result.content
+    width, height, seconds, has_audio = _video_facts(video.data)
+    assert (width, height) == (512, 512)
+    assert has_audio
+    assert seconds == pytest.approx(9.98, rel=0.10)
+    assert discord_fake.violations == []

@@ -12,6 +12,7 @@ import discord
 from bot.jobs.models import Job
 from bot.jobs.notifier import DeliveryError
 from bot.jobs.states import JobState
+from bot.media.video import fit_video
 from bot.messages import MessageKey, UserMessage, render
 from bot.wiring import EmoBot
 
@@ -71,12 +72,23 @@ class DiscordNotifier:
         return min(guild.filesize_limit, job.upload_limit_bytes)
 
     async def deliver_result(self, job: Job, video: Path) -> int:
+        """Post the MP4; over the channel's limit, a re-encoded one that fits; failing
+        that, a link with the reason."""
         who = {"mention": f"<@{job.user_id}>", "job": job.id}
+        seconds = round(job.video_seconds or 0, 1)
+        limit_mb = round(self._upload_limit(job) / 1024 / 1024, 1)
         size = (await asyncio.to_thread(video.stat)).st_size
         limit = self._upload_limit(job)
-        if size <= limit:
-            seconds = round(job.video_seconds or 0, 1)
-            result = UserMessage(key=MessageKey.RESULT, params={**who, "seconds": seconds})
+        result = UserMessage(key=MessageKey.RESULT, params={**who, "seconds": seconds})
+        if size > limit:
+            fitted = video.with_name("result-fitted.mp4")
+            if await asyncio.to_thread(fit_video, video, fitted, limit):
+                video = fitted
+                result = UserMessage(
+                    key=MessageKey.RESULT_SHRUNK,
+                    params={**who, "seconds": seconds, "limit_mb": limit_mb},
+                )
+        if (await asyncio.to_thread(video.stat)).st_size <= limit:
             upload = discord.File(video, filename=f"emo-{job.id}.mp4")
             try:
                 return await self._send(job, render(result, job.locale), upload)
@@ -88,7 +100,7 @@ class DiscordNotifier:
                 params={
                     **who,
                     "size_mb": round(size / 1024 / 1024, 1),
-                    "limit_mb": round(limit / 1024 / 1024, 1),
+                    "limit_mb": limit_mb,
                     "url": job.result_url or "",
                 },
             ),

@@ -1,0 +1,73 @@
+"""Fitting a result video under an upload limit: re-encode H.264 + AAC at a computed bitrate."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import av
+
+log = logging.getLogger(__name__)
+
+AUDIO_BIT_RATE = 32_000  # speech stays clear at 32 kbit/s AAC
+MIN_VIDEO_BIT_RATE = 40_000  # below this a 512 px talking head turns to mush: post a link
+CONTAINER_OVERHEAD = 0.94  # keep 6 % for the MP4 boxes and the encoder's overshoot
+
+
+def fit_video(source: Path, destination: Path, max_bytes: int) -> bool:
+    """Re-encode ``source`` into ``destination`` to be at most ``max_bytes``.
+
+    The bitrate comes from the limit and the duration; a second, leaner try follows if the
+    encoder overshot. False when it cannot fit at a watchable quality. Blocking: run it in a
+    thread.
+    """
+    with av.open(str(source)) as probe:
+        seconds = float(probe.duration or 0) / 1e6
+    if seconds <= 0:
+        return False
+    budget = max_bytes * 8 * CONTAINER_OVERHEAD / seconds
+    for attempt, share in enumerate((1.0, 0.8), start=1):
+        video_rate = int(budget * share) - AUDIO_BIT_RATE
+        if video_rate < MIN_VIDEO_BIT_RATE:
+            return False
+        _encode(source, destination, video_rate)
+        size = destination.stat().st_size
+        log.info("re-encoded to %d bytes (limit %d, try %d)", size, max_bytes, attempt)
+        if size <= max_bytes:
+            return True
+    destination.unlink(missing_ok=True)
+    return False
+
+
+def _encode(source: Path, destination: Path, video_rate: int) -> None:
+    with av.open(str(source)) as inp, av.open(str(destination), mode="w") as out:
+        in_video = inp.streams.video[0]
+        video = out.add_stream("libx264", rate=in_video.average_rate or 25)
+        video.width, video.height, video.pix_fmt = in_video.width, in_video.height, "yuv420p"
+        video.bit_rate = video_rate
+        # A hard cap on the rate, not only an average, so the size follows the budget.
+        video.codec_context.options = {
+            "preset": "veryfast",
+            "maxrate": str(video_rate),
+            "bufsize": str(video_rate * 2),
+        }
+        audio = None
+        if inp.streams.audio:
+            in_audio = inp.streams.audio[0]
+            audio = out.add_stream("aac", rate=in_audio.rate or 44_100)
+            audio.layout = "mono"
+            audio.bit_rate = AUDIO_BIT_RATE
+        for packet in inp.demux():
+            for frame in packet.decode():
+                if isinstance(frame, av.VideoFrame):
+                    for encoded in video.encode(frame):
+                        out.mux(encoded)
+                elif isinstance(frame, av.AudioFrame) and audio is not None:
+                    frame.pts = None  # let the encoder time the resampled frames
+                    for encoded in audio.encode(frame):
+                        out.mux(encoded)
+        for encoded in video.encode(None):
+            out.mux(encoded)
+        if audio is not None:
+            for encoded in audio.encode(None):
+                out.mux(encoded)
