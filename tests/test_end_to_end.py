@@ -351,7 +351,7 @@ async def test_a_request_caught_by_a_restart_is_told_to_try_again(
 async def test_a_video_over_the_upload_limit_is_re_encoded_to_fit(
     bot_process: BotFactory, discord_fake: FakeDiscord, simulator: Simulator, fixtures: Path
 ) -> None:
-    limit = 110 * 1024
+    limit = 120 * 1024
     discord_fake.upload_limit = limit  # the rendered clip is about 135 kB
     bot = bot_process()
     await _started(bot, discord_fake)

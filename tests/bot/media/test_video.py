@@ -53,6 +53,9 @@ def test_a_video_is_shrunk_under_the_limit_and_stays_playable(
         assert sum(1 for _ in container.decode(video=0)) >= 140
 
 
-def test_a_limit_too_small_to_watch_gives_up(talking_head: Path, tmp_path: Path) -> None:
-    assert not fit_video(talking_head, tmp_path / "fit.mp4", 20_000)
+@pytest.mark.parametrize("limit", [20_000, 48_000])
+def test_a_limit_too_small_to_watch_gives_up_and_leaves_nothing(
+    talking_head: Path, tmp_path: Path, limit: int
+) -> None:
+    assert not fit_video(talking_head, tmp_path / "fit.mp4", limit)
     assert not (tmp_path / "fit.mp4").exists()
