@@ -163,6 +163,34 @@ async def _settled_history(data_dir: Path, within: float = 10.0) -> list[list[st
         await asyncio.sleep(0.05)
 
 
+async def _until_submitted(data_dir: Path) -> None:
+    """Wait until the task id is on the row (killing between the provider's answer and that
+    write is the uncertain window, tested on its own)."""
+    for _ in range(400):
+        if any("submitted" in h for h in _job_history(data_dir)):
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("the job never reached the provider")
+
+
+async def _restart_and_expect_one_video(
+    bot: BotProcess, discord_fake: FakeDiscord, simulator: Simulator, tmp_path: Path
+) -> FakeMessage:
+    """Start the stopped bot again: the job resumes from its row and arrives exactly once."""
+    connected = discord_fake.identify_count + discord_fake.resume_count
+    await bot.start()
+    await discord_fake.wait_for_identify(timeout=60, count=connected + 1)
+    try:
+        result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    except TimeoutError:
+        pytest.fail(f"no video after the restart:\n{bot.log_text()}")
+    assert len(simulator.submissions) == 1
+    await asyncio.sleep(1.0)  # a duplicate post would show up by now
+    assert len([m for m in discord_fake.messages() if m.files]) == 1
+    assert await _settled_history(tmp_path / "data") == [HAPPY_PATH]
+    return result
+
+
 HAPPY_PATH = [
     "received",
     "preparing",
@@ -218,28 +246,13 @@ async def test_a_restart_mid_render_resumes_without_a_second_submit(
     await discord_fake.invoke_slash(
         "emo animate", user_id=member, attachments=_attachments(fixtures)
     )
-    # Kill once the task id is on the row (killing between the provider's answer and that
-    # write is the documented uncertain window, tested on its own).
-    for _ in range(400):
-        if any("submitted" in h for h in _job_history(tmp_path / "data")):
-            break
-        await asyncio.sleep(0.05)
+    await _until_submitted(tmp_path / "data")
     assert len(simulator.submissions) == 1
     await bot.kill()  # SIGKILL: no chance to clean up
     assert simulator.tasks[simulator.submissions[0].task_id].status in ("PENDING", "RUNNING")
 
-    connected = discord_fake.identify_count + discord_fake.resume_count
-    await bot.start()
-    await discord_fake.wait_for_identify(timeout=60, count=connected + 1)
-    try:
-        result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
-    except TimeoutError:
-        pytest.fail(f"no video after the restart:\n{bot.log_text()}")
+    result = await _restart_and_expect_one_video(bot, discord_fake, simulator, tmp_path)
     assert f"<@{member}>" in result.content
-    assert len(simulator.submissions) == 1
-    await asyncio.sleep(1.0)  # a duplicate post would show up by now
-    assert len([m for m in discord_fake.messages() if m.files]) == 1
-    assert await _settled_history(tmp_path / "data") == [HAPPY_PATH]
 
 
 async def test_a_video_over_the_upload_limit_becomes_a_link_with_the_reason(
@@ -278,10 +291,7 @@ async def test_sigterm_mid_render_exits_quickly_and_the_job_arrives_once_after_r
     await discord_fake.invoke_slash(
         "emo animate", user_id=member, attachments=_attachments(fixtures)
     )
-    for _ in range(400):
-        if any("submitted" in h for h in _job_history(tmp_path / "data")):
-            break
-        await asyncio.sleep(0.05)
+    await _until_submitted(tmp_path / "data")
     started = asyncio.get_running_loop().time()
     status = await bot.stop(signal.SIGTERM, grace=10.0)
     took = asyncio.get_running_loop().time() - started
@@ -289,17 +299,7 @@ async def test_sigterm_mid_render_exits_quickly_and_the_job_arrives_once_after_r
     assert took < 10.0
     assert "unfinished jobs resume on the next start" in bot.log_text()
 
-    connected = discord_fake.identify_count + discord_fake.resume_count
-    await bot.start()
-    await discord_fake.wait_for_identify(timeout=60, count=connected + 1)
-    try:
-        await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
-    except TimeoutError:
-        pytest.fail(f"no video after the restart:\n{bot.log_text()}")
-    assert await _settled_history(tmp_path / "data") == [HAPPY_PATH]
-    assert len(simulator.submissions) == 1
-    await asyncio.sleep(1.0)
-    assert len([m for m in discord_fake.messages() if m.files]) == 1
+    await _restart_and_expect_one_video(bot, discord_fake, simulator, tmp_path)
 
 
 async def test_sync_commands_registers_them_in_one_server_without_starting_the_bot(
