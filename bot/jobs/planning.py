@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,12 +53,6 @@ def pick_next(queued: Sequence[Job], usage: Usage, now: datetime) -> Job | None:
             job.id,
         ),
     )
-
-
-def next_retry_at(queued: Iterable[Job], now: datetime) -> datetime | None:
-    """When the earliest backed-off job becomes eligible, if any is waiting."""
-    waits = [job.not_before for job in queued if job.not_before and job.not_before > now]
-    return min(waits, default=None)
 
 
 @dataclass(frozen=True)

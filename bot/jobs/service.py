@@ -64,7 +64,6 @@ log = logging.getLogger(__name__)
 TASK_LIFETIME = timedelta(hours=24)  # the provider forgets task ids and result URLs after this
 NONCE_WINDOW = timedelta(minutes=4)  # Discord deduplicates a nonce for "a few minutes"
 IN_FLIGHT = (JobState.SUBMITTING, JobState.SUBMITTED)
-WAITING = (JobState.QUEUED, *IN_FLIGHT)
 PROBE_TASK_ID = "emo-bot-account-probe"
 RECONCILE_MARGIN_SECONDS = 10.0  # clock skew between us and the provider, with room to spare
 

@@ -76,9 +76,9 @@ class DiscordNotifier:
         that, a link with the reason."""
         who = {"mention": f"<@{job.user_id}>", "job": job.id}
         seconds = round(job.video_seconds or 0, 1)
-        limit_mb = round(self._upload_limit(job) / 1024 / 1024, 1)
-        size = (await asyncio.to_thread(video.stat)).st_size
         limit = self._upload_limit(job)
+        limit_mb = round(limit / 1024 / 1024, 1)
+        size = (await asyncio.to_thread(video.stat)).st_size
         result = UserMessage(key=MessageKey.RESULT, params={**who, "seconds": seconds})
         if size > limit:
             fitted = video.with_name("result-fitted.mp4")
