@@ -49,6 +49,9 @@ class AnimateRequest(BaseModel):
     framing: Framing = Framing.HEAD
     trim: bool = False  # keep the first 60 s of a longer recording instead of refusing it
     upload_limit_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    deliver_dm: bool = False  # the member asked for the result by direct message
+    retry_of: int | None = None  # the job whose cached inputs this one reuses
+    requested_by: int | None = None  # who asked, when not the owner (an admin's retry)
 
 
 class Box(BaseModel):
@@ -110,6 +113,16 @@ class Job(BaseModel):
     started_at: datetime | None = None  # the provider's scheduled_time: the render began
     render_seconds: float | None = None  # the provider's end_time - scheduled_time
     polls: int = 0
+    card_message_id: int | None = None  # the live status card (the bot's own message)
+    card_state: str | None = None  # the state the card last showed
+    notice_message_id: int | None = None  # a failure notice posted as a reply to the card
+    retry_of: int | None = None
+    requested_by: int | None = None
+    deliver_dm: bool = False
+    cancel_requested_at: datetime | None = None
+    image_sha256: str | None = None  # hashes of the member's original files, for the audit
+    audio_sha256: str | None = None
+    estimate_usd: float | None = None  # audio seconds x the framing's price, before submitting
 
     @property
     def delivery_nonce(self) -> str:

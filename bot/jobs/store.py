@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_by_guild ON jobs (guild_id, state);
     CREATE INDEX jobs_by_user ON jobs (user_id, state);
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN card_message_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN card_state TEXT;
+    ALTER TABLE jobs ADD COLUMN notice_message_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN retry_of INTEGER REFERENCES jobs (id);
+    ALTER TABLE jobs ADD COLUMN requested_by INTEGER;
+    ALTER TABLE jobs ADD COLUMN deliver_dm INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN cancel_requested_at TEXT;
+    ALTER TABLE jobs ADD COLUMN image_sha256 TEXT;
+    ALTER TABLE jobs ADD COLUMN audio_sha256 TEXT;
+    ALTER TABLE jobs ADD COLUMN estimate_usd REAL;
+    CREATE INDEX jobs_by_card ON jobs (card_message_id);
+    CREATE INDEX jobs_by_message ON jobs (message_id);
+    CREATE INDEX jobs_by_notice ON jobs (notice_message_id);
+    CREATE INDEX jobs_by_retry ON jobs (retry_of, state);
+    """,
 )
 
 _BOX_COLUMNS = frozenset({"face_box", "ext_box"})
@@ -116,6 +133,13 @@ class JobUpdate(BaseModel):
     started_at: datetime | None = None
     render_seconds: float | None = None
     polls: int | None = None
+    card_message_id: int | None = None
+    card_state: str | None = None
+    notice_message_id: int | None = None
+    cancel_requested_at: datetime | None = None
+    image_sha256: str | None = None
+    audio_sha256: str | None = None
+    estimate_usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +159,17 @@ class CapExceededError(Exception):
         self.count = count
         self.limit = limit
 
+
+class RetryPendingError(Exception):
+    """A retry of this job is already on its way: a second one would only pay twice."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"a retry of job {job_id} is already on its way")
+        self.job_id = job_id
+
+
+TransitionGuard = Callable[[aiosqlite.Connection], Awaitable[None]]
+"""Checked inside a transition's transaction; raises to refuse it."""
 
 TransitionObserver = Callable[[Job, Job], None]
 """Told (before, after) of every state change once it is written; must not block."""
@@ -203,6 +238,20 @@ class JobStore:
             raise RuntimeError("JobStore.open() was not awaited")
         return self._db
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction (BEGIN IMMEDIATE): other processes wait until it ends, so
+        reads inside it and the writes that depend on them cannot interleave with theirs."""
+        async with self._write_lock:
+            db = self.db
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+
     async def _migrate(self) -> None:
         db = self.db
         await db.execute("BEGIN IMMEDIATE")
@@ -240,6 +289,13 @@ class JobStore:
     async def _check_caps(self, request: AnimateRequest, caps: Caps) -> None:
         live = [state.value for state in JobState if not state.is_terminal]
         marks = ",".join("?" for _ in live)
+        if request.retry_of is not None:
+            pending = await self._count(
+                f"SELECT COUNT(*) FROM jobs WHERE retry_of = ? AND state IN ({marks})",
+                [request.retry_of, *live],
+            )
+            if pending:
+                raise RetryPendingError(request.retry_of)
         if caps.active_per_member is not None:
             active = await self._count(
                 f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ({marks})",
@@ -267,8 +323,9 @@ class JobStore:
                 """
             INSERT INTO jobs (state, guild_id, channel_id, user_id, locale, style, framing,
                               trim_audio, upload_limit_bytes, image_source_url,
-                              audio_source_url, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              audio_source_url, created_at, updated_at, deliver_dm,
+                              retry_of, requested_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
                 (
                     JobState.RECEIVED.value,
@@ -284,6 +341,9 @@ class JobStore:
                     request.audio.url,
                     now,
                     now,
+                    request.deliver_dm,
+                    request.retry_of,
+                    request.requested_by,
                 ),
             )
             job_id = cursor.lastrowid
@@ -315,8 +375,19 @@ class JobStore:
         )
         return [_decode_row(row) for row in await cursor.fetchall()]
 
-    async def transition(self, job: Job, target: JobState, update: JobUpdate | None = None) -> Job:
-        """Move ``job`` to ``target`` if its row is still in ``job.state``; return the new row."""
+    async def transition(
+        self,
+        job: Job,
+        target: JobState,
+        update: JobUpdate | None = None,
+        *,
+        guard: TransitionGuard | None = None,
+    ) -> Job:
+        """Move ``job`` to ``target`` if its row is still in ``job.state``; return the new row.
+
+        ``guard`` runs inside the same write transaction, before the change: it may read other
+        rows and raise to refuse the transition (nothing is written then).
+        """
         check_transition(job.state, target)
         changes = update.model_dump(exclude_unset=True) if update else {}
         # model_dump turned boxes into dicts; encode from the model's own attributes instead.
@@ -326,7 +397,7 @@ class JobStore:
         sql = f"UPDATE jobs SET state = ?, updated_at = ?{', ' if values else ''}{assignments}"
         sql += " WHERE id = ? AND state = ?"
         async with self._write_lock:
-            await self._compare_and_set(job, target, sql, values, now)
+            await self._compare_and_set(job, target, sql, values, now, guard)
         moved = await self.get(job.id)
         log.info(
             "job %d %s -> %s guild=%s attempt=%d",
@@ -360,11 +431,19 @@ class JobStore:
         return await self.get(job.id)
 
     async def _compare_and_set(
-        self, job: Job, target: JobState, sql: str, values: dict[str, object], now: str
+        self,
+        job: Job,
+        target: JobState,
+        sql: str,
+        values: dict[str, object],
+        now: str,
+        guard: TransitionGuard | None,
     ) -> None:
         db = self.db
         await db.execute("BEGIN IMMEDIATE")
         try:
+            if guard is not None:
+                await guard(db)
             cursor = await db.execute(
                 sql, [target.value, now, *values.values(), job.id, job.state.value]
             )
