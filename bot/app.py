@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import aiohttp
 from pydantic import SecretStr
 
+from bot.guilds.services import GuildServices, build_guild_services
 from bot.jobs.preparation import InputPreparer, PreparationLimits
 from bot.jobs.service import AnimateService, EngineLimits
 from bot.jobs.store import JobStore
@@ -33,6 +34,7 @@ class Core:
     session: aiohttp.ClientSession
     metrics: Metrics
     ops: OpsServer  # /healthz, /readyz, /metrics; the Discord edge gives it its gateway check
+    guilds: GuildServices  # per-server settings, quotas and budget, usage, audit, retention
 
 
 @contextlib.asynccontextmanager
@@ -55,6 +57,8 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
         store.add_observer(metrics.job_moved)
         await store.open()
         stack.push_async_callback(store.close)
+        guilds = build_guild_services(settings, store)
+        stack.push_async_callback(guilds.close)
         client = DashScopeClient(
             session,
             base_url,
@@ -84,6 +88,7 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
             client=client,
             preparer=preparer,
             session=session,
+            admission=guilds.admission,
             limits=EngineLimits(
                 provider_concurrency=settings.emo_provider_concurrency,
                 lookahead=settings.emo_lookahead,
@@ -113,6 +118,7 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
             session=session,
             metrics=metrics,
             ops=ops,
+            guilds=guilds,
         )
 
 

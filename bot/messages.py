@@ -7,6 +7,8 @@ import string
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.locales import ja, zh_cn
+
 
 class MessageKey(enum.StrEnum):
     """What the core can tell a member. The edge renders it in the member's language."""
@@ -46,7 +48,119 @@ class MessageKey(enum.StrEnum):
     PROVIDER_PAUSED = "provider_paused"
     RESTARTING = "restarting"
     GUILD_ONLY = "guild_only"
+    OWNER_ONLY = "owner_only"
+    DM_NOT_ALLOWED = "dm_not_allowed"
+    WORD_IMAGE = "word_image"
+    WORD_AUDIO = "word_audio"
+    PROVIDER_RESUMED = "provider_resumed"
+    PROVIDER_NOT_PAUSED = "provider_not_paused"
     UNEXPECTED = "unexpected"
+    # the status card
+    CARD_TITLE = "card_title"
+    CARD_CHECKING = "card_checking"
+    CARD_QUEUED = "card_queued"
+    CARD_PAUSED = "card_paused"
+    CARD_WAITING_AT_PROVIDER = "card_waiting_at_provider"
+    CARD_RENDERING = "card_rendering"
+    CARD_DELIVERING = "card_delivering"
+    CARD_DONE = "card_done"
+    CARD_SENT_BY_DM = "card_sent_by_dm"
+    CARD_CANCELED = "card_canceled"
+    CARD_FAILED = "card_failed"
+    CARD_ESTIMATE = "card_estimate"
+    CARD_COST = "card_cost"
+    CARD_RETRY_HINT = "card_retry_hint"
+    CARD_RETRY_OF = "card_retry_of"
+    CARD_STOP_REQUESTED = "card_stop_requested"
+    BUTTON_CANCEL = "button_cancel"
+    BUTTON_RETRY = "button_retry"
+    BUTTON_USE_AVATAR = "button_use_avatar"
+    # cancel and retry
+    CANCELED = "canceled"
+    CANCEL_REMOVED = "cancel_removed"
+    CANCEL_AT_PROVIDER = "cancel_at_provider"
+    CANCEL_RUNNING = "cancel_running"
+    CANCEL_FINISHED = "cancel_finished"
+    CANCEL_FORBIDDEN = "cancel_forbidden"
+    JOB_NOT_FOUND = "job_not_found"
+    NOTHING_TO_CANCEL = "nothing_to_cancel"
+    RETRY_PENDING = "retry_pending"
+    RETRY_NOT_FINISHED = "retry_not_finished"
+    RETRY_INPUTS_GONE = "retry_inputs_gone"
+    RETRY_STARTED = "retry_started"
+    RETRY_FORBIDDEN = "retry_forbidden"
+    # /emo queue, /emo jobs, /emo help
+    QUEUE_SERVER = "queue_server"
+    QUEUE_MINE = "queue_mine"
+    QUEUE_NOT_MINE = "queue_not_mine"
+    JOBS_HEADER = "jobs_header"
+    JOBS_LINE = "jobs_line"
+    JOBS_NONE = "jobs_none"
+    HELP = "help"
+    STATE_CHECKING = "state_checking"
+    STATE_QUEUED = "state_queued"
+    STATE_RENDERING = "state_rendering"
+    STATE_DELIVERING = "state_delivering"
+    STATE_DONE = "state_done"
+    STATE_REFUSED = "state_refused"
+    STATE_FAILED = "state_failed"
+    STATE_CANCELED = "state_canceled"
+    STATE_EXPIRED = "state_expired"
+    # delivery by direct message, and its fallbacks
+    RESULT_BY_DM = "result_by_dm"
+    RESULT_DMS_CLOSED = "result_dms_closed"
+    RESULT_CHANNEL_FORBIDDEN = "result_channel_forbidden"
+    # the "Animate this voice message" context menu
+    NOT_A_VOICE_MESSAGE = "not_a_voice_message"
+    VOICE_NOT_YOURS = "voice_not_yours"
+    PORTRAIT_MODAL_TITLE = "portrait_modal_title"
+    PORTRAIT_LABEL = "portrait_label"
+    PORTRAIT_HINT = "portrait_hint"
+    USE_AVATAR_CONFIRM = "use_avatar_confirm"
+
+    # Server administration (bot/guilds/, /emo-admin, /emo usage, /emo forget).
+    MANAGE_SERVER_REQUIRED = "manage_server_required"
+    OTHERS_DATA_FORBIDDEN = "others_data_forbidden"
+    SETTING_OUT_OF_RANGE = "setting_out_of_range"
+    SETTING_INVALID = "setting_invalid"
+    SETTING_UNKNOWN = "setting_unknown"
+    SETTINGS_NOTHING_GIVEN = "settings_nothing_given"
+    SETTINGS_VIEW = "settings_view"
+    SETTINGS_SAVED = "settings_saved"
+    SETTINGS_RESET = "settings_reset"
+    SETTINGS_HISTORY_LINE = "settings_history_line"
+    SETTINGS_HISTORY_DEFAULT = "settings_history_default"
+    SETTINGS_HISTORY_EMPTY = "settings_history_empty"
+    VALUE_NO_LIMIT = "value_no_limit"
+    VALUE_COMMAND_CHANNEL = "value_command_channel"
+    VALUE_LOG_ONLY = "value_log_only"
+    VALUE_YES = "value_yes"
+    VALUE_NO = "value_no"
+    QUOTA_DAILY_SECONDS = "quota_daily_seconds"
+    QUOTA_MONTHLY_BUDGET = "quota_monthly_budget"
+    QUOTA_DAILY_USED_UP = "quota_daily_used_up"
+    QUOTA_BUDGET_USED_UP = "quota_budget_used_up"
+    USAGE_MEMBER = "usage_member"
+    USAGE_ALLOWANCE = "usage_allowance"
+    USAGE_SERVER = "usage_server"
+    USAGE_BUDGET = "usage_budget"
+    USAGE_LINE = "usage_line"
+    USAGE_NONE = "usage_none"
+    USAGE_MORE = "usage_more"
+    AUDIT_HEADER = "audit_header"
+    AUDIT_LINE = "audit_line"
+    AUDIT_REQUESTED_BY = "audit_requested_by"
+    AUDIT_MEDIA_DELETED = "audit_media_deleted"
+    AUDIT_ESTIMATE = "audit_estimate"
+    AUDIT_NOT_BILLED = "audit_not_billed"
+    AUDIT_EMPTY = "audit_empty"
+    AUDIT_NEXT_PAGE = "audit_next_page"
+    AUDIT_BAD_DATE = "audit_bad_date"
+    AUDIT_BAD_RANGE = "audit_bad_range"
+    AUDIT_BAD_STATE = "audit_bad_state"
+    FORGET_DONE = "forget_done"
+    FORGET_PENDING = "forget_pending"
+    FORGET_NOTHING = "forget_nothing"
 
 
 Param = str | int | float
@@ -67,8 +181,8 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
     "en": {
         MessageKey.CHECKING: "Checking your photo and recording…",
         MessageKey.QUEUED: (
-            "Your video is queued (job #{job}, {ahead} ahead of it). "
-            "I will post it in this channel when it is ready."
+            "Your video is queued (job #{job}, {ahead} ahead of it). Follow it on its status "
+            "card: {link}"
         ),
         MessageKey.RENDERING: "Rendering your video (job #{job})…",
         MessageKey.RESULT: "{mention} here is your talking portrait ({seconds} s, job #{job}).",
@@ -191,27 +305,285 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "keeps its place."
         ),
         MessageKey.GUILD_ONLY: "Use this command in a server channel.",
+        MessageKey.OWNER_ONLY: "Only the bot's owner can do this.",
+        MessageKey.DM_NOT_ALLOWED: (
+            "This server does not send results by direct message. Run the command again "
+            "without the dm option."
+        ),
+        MessageKey.WORD_IMAGE: "image",
+        MessageKey.WORD_AUDIO: "audio",
+        MessageKey.PROVIDER_RESUMED: "Submissions resumed.",
+        MessageKey.PROVIDER_NOT_PAUSED: "Submissions were not paused.",
         MessageKey.UNEXPECTED: (
             "Something went wrong on our side (reference {reference}). Try again; if it keeps "
             "happening, tell a server admin."
         ),
+        MessageKey.CARD_TITLE: "🎬 **Talking portrait for {mention}** · job #{job}",
+        MessageKey.CARD_CHECKING: "⏳ Checking the photo and the recording…",
+        MessageKey.CARD_QUEUED: "🕒 Queued: {ahead} ahead · ready about {eta}",
+        MessageKey.CARD_PAUSED: (
+            "⏸️ Waiting: the video service needs the bot operator's attention. The job keeps "
+            "its place."
+        ),
+        MessageKey.CARD_WAITING_AT_PROVIDER: "🕒 Waiting at the video service · ready about {eta}",
+        MessageKey.CARD_RENDERING: "🎞️ Rendering since {since} · ready about {eta}",
+        MessageKey.CARD_DELIVERING: "📤 Posting the video…",
+        MessageKey.CARD_DONE: "✅ Done: {link}",
+        MessageKey.CARD_SENT_BY_DM: "sent by direct message",
+        MessageKey.CARD_CANCELED: "🚫 Cancelled. Nothing was charged.",
+        MessageKey.CARD_FAILED: "❌ No video this time.",
+        MessageKey.CARD_ESTIMATE: "Estimated cost: ${usd}",
+        MessageKey.CARD_COST: "Cost: ${usd} for {seconds} s of video",
+        MessageKey.CARD_RETRY_HINT: "React 🔁 or press Retry to make it again.",
+        MessageKey.CARD_RETRY_OF: "Retry of job #{original}",
+        MessageKey.CARD_STOP_REQUESTED: (
+            "A cancel was asked for, but the render had already started: it will be charged "
+            "and posted."
+        ),
+        MessageKey.BUTTON_CANCEL: "Cancel",
+        MessageKey.BUTTON_RETRY: "Retry",
+        MessageKey.BUTTON_USE_AVATAR: "Use my avatar",
+        MessageKey.CANCELED: "Job #{job} was cancelled before it started. Nothing was charged.",
+        MessageKey.CANCEL_REMOVED: "Job #{job} is cancelled. Nothing was charged.",
+        MessageKey.CANCEL_AT_PROVIDER: (
+            "Job #{job} is cancelled; it was still waiting at the video service, so nothing "
+            "was charged."
+        ),
+        MessageKey.CANCEL_RUNNING: (
+            "Job #{job} is already rendering and can no longer be stopped. It will be charged, "
+            "and posted here when it is ready."
+        ),
+        MessageKey.CANCEL_FINISHED: "Job #{job} has already finished; there is nothing to cancel.",
+        MessageKey.CANCEL_FORBIDDEN: (
+            "Only the member who started job #{job}, or someone with Manage Server, can cancel it."
+        ),
+        MessageKey.JOB_NOT_FOUND: "There is no job #{job} in this server. /emo jobs lists yours.",
+        MessageKey.NOTHING_TO_CANCEL: "You have no video on the way: nothing to cancel.",
+        MessageKey.RETRY_PENDING: (
+            "A retry of job #{job} is already on its way. Wait for it before asking again."
+        ),
+        MessageKey.RETRY_NOT_FINISHED: (
+            "Job #{job} is still on its way. Wait for it to finish before retrying."
+        ),
+        MessageKey.RETRY_INPUTS_GONE: (
+            "The photo and recording of job #{job} are no longer kept (stored files are deleted "
+            "after a while). Run /emo animate again with the files."
+        ),
+        MessageKey.RETRY_STARTED: "Job #{job} is being made again as job #{new}.",
+        MessageKey.RETRY_FORBIDDEN: (
+            "Only the member who started job #{job}, or someone with Manage Server, can retry it."
+        ),
+        MessageKey.QUEUE_SERVER: (
+            "This server: {waiting} waiting, {rendering} rendering. Across all servers the "
+            "video service is working through {total}."
+        ),
+        MessageKey.QUEUE_MINE: "Your job #{job}: {state}, {ahead} ahead, ready about {eta}",
+        MessageKey.QUEUE_NOT_MINE: "You have no video on the way. Start one with /emo animate.",
+        MessageKey.JOBS_HEADER: "Your latest jobs:",
+        MessageKey.JOBS_LINE: "#{job} · {state} · {when} {link}",
+        MessageKey.JOBS_NONE: "You have no jobs in this server yet. Start one with /emo animate.",
+        MessageKey.HELP: (
+            "**Talking portraits**\n"
+            "• /emo animate: attach a photo of one person and a recording of up to {seconds} s "
+            "(a voice message works). Options: style (how lively), framing (head or half "
+            "body), trim (use the first {seconds} s of a longer recording), dm (get the video "
+            "by direct message).\n"
+            "• Right-click your own voice message → Apps → Animate this voice message.\n"
+            "• Each job has a status card with a Cancel button. A job still waiting is removed "
+            "for free; once rendering has started it can no longer be stopped and is charged.\n"
+            "• React 🔁 on a result (or press Retry) to make it again with the same files.\n"
+            "• /emo queue shows your place, /emo jobs your latest jobs, /emo cancel stops "
+            "your latest job."
+        ),
+        MessageKey.STATE_CHECKING: "checking",
+        MessageKey.STATE_QUEUED: "queued",
+        MessageKey.STATE_RENDERING: "rendering",
+        MessageKey.STATE_DELIVERING: "posting",
+        MessageKey.STATE_DONE: "done",
+        MessageKey.STATE_REFUSED: "refused",
+        MessageKey.STATE_FAILED: "failed",
+        MessageKey.STATE_CANCELED: "cancelled",
+        MessageKey.STATE_EXPIRED: "expired",
+        MessageKey.RESULT_BY_DM: (
+            "Here is your talking portrait ({seconds} s, job #{job}) from {server}."
+        ),
+        MessageKey.RESULT_DMS_CLOSED: (
+            "{mention} your direct messages are closed, so here is your talking portrait "
+            "({seconds} s, job #{job})."
+        ),
+        MessageKey.RESULT_CHANNEL_FORBIDDEN: (
+            "I may not post in <#{channel}>, so here is your talking portrait ({seconds} s, "
+            "job #{job}). Ask a server admin to let the bot send messages and files there."
+        ),
+        MessageKey.NOT_A_VOICE_MESSAGE: (
+            "That message is not a voice message. Use /emo animate with an audio file instead."
+        ),
+        MessageKey.VOICE_NOT_YOURS: "You can only animate your own voice messages.",
+        MessageKey.PORTRAIT_MODAL_TITLE: "Animate this voice message",
+        MessageKey.PORTRAIT_LABEL: "Portrait photo",
+        MessageKey.PORTRAIT_HINT: (
+            "A photo of one person, face clearly visible. Leave it empty to use your avatar."
+        ),
+        MessageKey.USE_AVATAR_CONFIRM: (
+            "You gave no photo. Shall I use your profile picture as the portrait? It must show "
+            "one face clearly."
+        ),
+        # Server administration.
+        MessageKey.MANAGE_SERVER_REQUIRED: (
+            "Only members with the Manage Server permission can do this."
+        ),
+        MessageKey.OTHERS_DATA_FORBIDDEN: (
+            "You can see only your own use and videos. Members with the Manage Server "
+            "permission can see everyone's."
+        ),
+        MessageKey.SETTING_OUT_OF_RANGE: (
+            "`{setting}` must be from {minimum} to {maximum}, so {value} cannot be used. "
+            "Nothing was changed."
+        ),
+        MessageKey.SETTING_INVALID: (
+            "{value} is not a valid value for `{setting}`. Nothing was changed."
+        ),
+        MessageKey.SETTING_UNKNOWN: "There is no setting called `{setting}`.",
+        MessageKey.SETTINGS_NOTHING_GIVEN: (
+            "Give at least one setting to change, for example `/emo-admin set queue_cap:10`."
+        ),
+        MessageKey.SETTINGS_VIEW: (
+            "**This server's settings** (✱ set by this server; the others are the bot's "
+            "defaults)\n"
+            "Output channel: {output_channel_id}\n"
+            "Videos waiting in this server's queue, at most: {queue_cap}\n"
+            "Videos on their way per member, at most: {active_per_member}\n"
+            "Seconds of video per member per day (UTC): {seconds_per_day}\n"
+            "Monthly budget (USD, UTC calendar month): {monthly_budget_usd}\n"
+            "Default style: {default_style}\n"
+            "Default framing: {default_framing}\n"
+            "Results by direct message allowed: {dm_delivery}\n"
+            "Operator alerts: {alert_channel_id}"
+        ),
+        MessageKey.SETTINGS_SAVED: "Saved: {names}.",
+        MessageKey.SETTINGS_RESET: "Back to the bot's defaults: {names}.",
+        MessageKey.SETTINGS_HISTORY_LINE: "<t:{at}:f> {member}: `{setting}` {old} → {new}",
+        MessageKey.SETTINGS_HISTORY_DEFAULT: "(default)",
+        MessageKey.SETTINGS_HISTORY_EMPTY: "No setting of this server was ever changed.",
+        MessageKey.VALUE_NO_LIMIT: "no limit",
+        MessageKey.VALUE_COMMAND_CHANNEL: "the channel where the command is used",
+        MessageKey.VALUE_LOG_ONLY: "the bot's log only",
+        MessageKey.VALUE_YES: "yes",
+        MessageKey.VALUE_NO: "no",
+        MessageKey.QUOTA_DAILY_SECONDS: (
+            "This recording makes {needed} s of video, but you have {left} s left today: "
+            "members of this server may make {limit} s of video a day, and you have made "
+            "{used} s. Your allowance resets <t:{resets_at}:F> (<t:{resets_at}:R>)."
+        ),
+        MessageKey.QUOTA_DAILY_USED_UP: (
+            "You have made {used} s of video today, all of this server's daily allowance of "
+            "{limit} s per member. It resets <t:{resets_at}:F> (<t:{resets_at}:R>)."
+        ),
+        MessageKey.QUOTA_BUDGET_USED_UP: (
+            "This server has used its monthly budget: ${spent} of ${budget}. The budget "
+            "resets <t:{resets_at}:F> (<t:{resets_at}:R>); a server admin can raise it with "
+            "`/emo-admin set`."
+        ),
+        MessageKey.QUOTA_MONTHLY_BUDGET: (
+            "This video would cost about ${estimate}, but this server has ${left} left of its "
+            "monthly budget of ${budget} (${spent} used this month). The budget resets "
+            "<t:{resets_at}:F> (<t:{resets_at}:R>); a server admin can raise it with "
+            "`/emo-admin set`."
+        ),
+        MessageKey.USAGE_MEMBER: (
+            "**Use by {member} in this server**\n"
+            "Today (UTC): {today_seconds} s of video in {today_jobs} videos, ${today_cost}\n"
+            "This month (UTC): {month_seconds} s of video in {month_jobs} videos, "
+            "${month_cost}\n"
+            "Daily allowance: {allowance}\n"
+            "Costs of videos still on their way are estimates."
+        ),
+        MessageKey.USAGE_ALLOWANCE: ("{left} s of {limit} s left, resets <t:{resets_at}:R>"),
+        MessageKey.USAGE_SERVER: (
+            "**This server this month (UTC)**: {seconds} s of video in {jobs} videos, "
+            "${cost}. Budget: {budget}.\n"
+            "**By member, this month**\n{members}\n"
+            "**By month**\n{months}\n"
+            "Costs of videos still on their way are estimates."
+        ),
+        MessageKey.USAGE_BUDGET: ("${spent} of ${budget} used, resets <t:{resets_at}:R>"),
+        MessageKey.USAGE_LINE: "{who}: {seconds} s in {jobs} videos, ${cost}",
+        MessageKey.USAGE_NONE: "nothing yet",
+        MessageKey.USAGE_MORE: "…and {count} more",
+        MessageKey.AUDIT_HEADER: (
+            "**Jobs of this server**: {total} found, page {page} of {pages}, newest first"
+        ),
+        MessageKey.AUDIT_LINE: (
+            "#{job} <t:{created}:f> {member}{requested_by} in {channel}: {state}, "
+            "{seconds} s, {cost}; image `{image}`, audio `{audio}`{deleted}"
+        ),
+        MessageKey.AUDIT_REQUESTED_BY: " (asked by {member})",
+        MessageKey.AUDIT_MEDIA_DELETED: " (media deleted)",
+        MessageKey.AUDIT_ESTIMATE: "about ${cost}",
+        MessageKey.AUDIT_NOT_BILLED: "nothing billed",
+        MessageKey.AUDIT_EMPTY: "No jobs match.",
+        MessageKey.AUDIT_NEXT_PAGE: "Older jobs: `page:{next}`.",
+        MessageKey.AUDIT_BAD_DATE: (
+            "{value} is not a date: write it as YYYY-MM-DD, for example 2025-01-31."
+        ),
+        MessageKey.AUDIT_BAD_RANGE: "The first day {since} comes after the last day {until}.",
+        MessageKey.AUDIT_BAD_STATE: "{value} is not a job state.",
+        MessageKey.FORGET_DONE: (
+            "Deleted {files} stored files ({megabytes} MB) of {jobs} of your finished videos, "
+            "in every server, and removed the links to them from the job records. The "
+            "records themselves (when, where, cost and file fingerprints) stay for the "
+            "servers' audit. Copies given to the video service for rendering expire there "
+            "by themselves."
+        ),
+        MessageKey.FORGET_PENDING: (
+            "{count} of your videos are still on their way: they will be delivered as usual "
+            "and their files deleted as soon as they finish. Cancel them first if you no "
+            "longer want them."
+        ),
+        MessageKey.FORGET_NOTHING: "I keep no files of yours: there was nothing to delete.",
     },
 }
+
+# The other languages, from bot/locales/ (keyed by MessageKey values there, to avoid a cycle).
+# A key they lack falls back to English in render(); tests/bot/test_messages.py flags it.
+for _language, _module in (("ja", ja), ("zh-CN", zh_cn)):
+    CATALOGUE[_language] = {MessageKey(key): text for key, text in _module.MESSAGES.items()}
 
 
 def locale_language(locale: str | None) -> str:
     """Map a Discord locale such as ``en-US`` or ``zh-CN`` to a catalogue language."""
     if not locale:
         return DEFAULT_LOCALE
+    if locale in CATALOGUE:  # zh-CN: Simplified Chinese is not every "zh"
+        return locale
     language = locale.split("-")[0].lower()
     return language if language in CATALOGUE else DEFAULT_LOCALE
+
+
+def choose_locale(member_locale: str | None, server_locale: str | None) -> str:
+    """The member's language if the bot speaks it, else the server's, else English."""
+    for locale in (member_locale, server_locale):
+        if locale and (locale_language(locale) != DEFAULT_LOCALE or locale.startswith("en")):
+            return locale
+    return "en-US"
 
 
 def render(message: UserMessage, locale: str | None = None) -> str:
     """The message's text in ``locale`` (falling back to English), placeholders filled."""
     table = CATALOGUE[locale_language(locale)]
     template = table.get(message.key, CATALOGUE[DEFAULT_LOCALE][message.key])
-    return template.format_map(message.params)
+    params = dict(message.params)
+    # A few parameters are words of ours, not data: they are translated too.
+    for name, words in _WORD_PARAMS.items():
+        word = words.get(str(params.get(name)))
+        if word is not None:
+            params[name] = table.get(word, CATALOGUE[DEFAULT_LOCALE][word])
+    return template.format_map(params)
+
+
+_WORD_PARAMS: dict[str, dict[str, MessageKey]] = {
+    "what": {"image": MessageKey.WORD_IMAGE, "audio": MessageKey.WORD_AUDIO},
+}
 
 
 def placeholders(template: str) -> frozenset[str]:

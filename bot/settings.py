@@ -9,8 +9,11 @@ from typing import Annotated
 from pydantic import AnyHttpUrl, AnyUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.provider.pricing import HALF_BODY_USD_PER_SECOND, HEAD_USD_PER_SECOND
+
 DASHSCOPE_BEIJING = "https://dashscope.aliyuncs.com/api/v1"
 DISCORD_API = "https://discord.com/api/v10"
+DISCORD_CDN = "https://cdn.discordapp.com"
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"
 DISCORD_ATTACHMENT_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 
@@ -60,6 +63,7 @@ class Settings(BaseSettings):
     dashscope_base_url: AnyHttpUrl = AnyHttpUrl(DASHSCOPE_BEIJING)
     discord_api_base_url: AnyHttpUrl = AnyHttpUrl(DISCORD_API)
     discord_gateway_url: AnyUrl = AnyUrl(DISCORD_GATEWAY)
+    discord_cdn_base_url: AnyHttpUrl = AnyHttpUrl(DISCORD_CDN)  # avatars are fetched from here
     discord_command_guild_id: int | None = Field(default=None, gt=0)
     emo_data_dir: Path = Path("./data")
     emo_provider: ProviderKind = ProviderKind.DASHSCOPE
@@ -86,6 +90,14 @@ class Settings(BaseSettings):
     emo_retry_base_seconds: float = Field(default=2.0, gt=0)
     emo_max_active_per_member: int = Field(default=2, ge=1)
     emo_max_queued_per_server: int = Field(default=20, ge=1)
+    # Server administration: bot-wide defaults a server's admins may change (/emo-admin).
+    emo_member_seconds_per_day: int | None = Field(default=None, ge=0)  # None: no limit
+    emo_monthly_budget_usd: float | None = Field(default=None, ge=0)  # None: no budget
+    emo_price_head_usd_per_second: float = Field(default=HEAD_USD_PER_SECOND, ge=0)
+    emo_price_half_body_usd_per_second: float = Field(default=HALF_BODY_USD_PER_SECOND, ge=0)
+    emo_input_retention_hours: float = Field(default=48.0, gt=0)
+    emo_output_retention_hours: float = Field(default=168.0, gt=0)
+    emo_cleanup_interval_seconds: float = Field(default=600.0, gt=0)
     emo_provider_concurrency: int = Field(default=1, ge=1)
     emo_lookahead: int = Field(default=1, ge=0)
     emo_lookahead_window_seconds: float = Field(default=20.0, ge=0)

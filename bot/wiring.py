@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import secrets
+from typing import Any
 
 import discord
 import yarl
@@ -17,12 +18,12 @@ from discord.ext import commands
 
 from bot.app import Core
 from bot.errors import UserFacingError
-from bot.messages import MessageKey, UserMessage, render
+from bot.messages import MessageKey, UserMessage, choose_locale, render
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.emo",)
+EXTENSIONS = ("cogs.emo", "cogs.admin")
 COMMANDS_HASH_KEY = "app_commands_hash"
 
 
@@ -30,9 +31,10 @@ def point_discord_at(settings: Settings) -> None:
     """Send REST and gateway traffic where the settings say (Discord or a compatible server)."""
     discord.http.Route.BASE = str(settings.discord_api_base_url).rstrip("/")
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(str(settings.discord_gateway_url))
+    discord.asset.Asset.BASE = str(settings.discord_cdn_base_url).rstrip("/")
 
 
-async def answer_privately(interaction: discord.Interaction, text: str) -> None:
+async def answer_privately(interaction: discord.Interaction[Any], text: str) -> None:
     """Tell the invoker ``text`` in an ephemeral message, however far the interaction got."""
     try:
         if interaction.response.is_done():
@@ -43,29 +45,32 @@ async def answer_privately(interaction: discord.Interaction, text: str) -> None:
         log.warning("could not answer interaction %s: %s", interaction.id, error.status)
 
 
+async def report_interaction_error(interaction: discord.Interaction[Any], error: Exception) -> None:
+    """Every error reaches the member as a short private message; unexpected ones are logged
+    with a reference id the member can quote."""
+    cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    guild_locale = str(interaction.guild_locale) if interaction.guild_locale else None
+    locale = choose_locale(str(interaction.locale), guild_locale)
+    if isinstance(cause, UserFacingError):
+        await answer_privately(interaction, render(cause.message, locale))
+        return
+    if isinstance(cause, app_commands.NoPrivateMessage):
+        await answer_privately(interaction, render(UserMessage(key=MessageKey.GUILD_ONLY), locale))
+        return
+    reference = secrets.token_hex(4)
+    command = interaction.command.qualified_name if interaction.command else "component"
+    log.error("interaction failed (reference %s, %s)", reference, command, exc_info=cause)
+    message = UserMessage(key=MessageKey.UNEXPECTED, params={"reference": reference})
+    await answer_privately(interaction, render(message, locale))
+
+
 class EmoCommandTree(app_commands.CommandTree["EmoBot"]):
     """One error handler for every app command: a short ephemeral message, never a trace."""
 
     async def on_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+        self, interaction: discord.Interaction[EmoBot], error: app_commands.AppCommandError
     ) -> None:
-        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(cause, UserFacingError):
-            await answer_privately(interaction, render(cause.message, str(interaction.locale)))
-            return
-        if isinstance(cause, app_commands.NoPrivateMessage):
-            text = render(UserMessage(key=MessageKey.GUILD_ONLY), str(interaction.locale))
-            await answer_privately(interaction, text)
-            return
-        reference = secrets.token_hex(4)
-        log.error(
-            "app command failed (reference %s, command %s)",
-            reference,
-            interaction.command.qualified_name if interaction.command else "?",
-            exc_info=cause,
-        )
-        message = UserMessage(key=MessageKey.UNEXPECTED, params={"reference": reference})
-        await answer_privately(interaction, render(message, str(interaction.locale)))
+        await report_interaction_error(interaction, error)
 
 
 class EmoBot(commands.Bot):
@@ -88,6 +93,10 @@ class EmoBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.core.ops.set_gateway_check(lambda: self.is_ready() and not self.is_closed())
+        # Imported here: bot/ does not import the cogs at module level.
+        from cogs.emo.translator import CatalogueTranslator
+
+        await self.tree.set_translator(CatalogueTranslator())  # command localizations
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self._serve:
@@ -103,7 +112,14 @@ class EmoBot(commands.Bot):
         guild = discord.Object(id=guild_id) if guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        # What sync() sends, localizations included, so a changed translation re-syncs too.
+        translator = self.tree.translator
+        payload = [
+            await command.get_translated_payload(self.tree, translator)
+            if translator
+            else command.to_dict(self.tree)
+            for command in self.tree.get_commands(guild=guild)
+        ]
         digest = hashlib.sha256(
             json.dumps([guild_id, payload], sort_keys=True).encode()
         ).hexdigest()

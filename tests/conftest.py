@@ -55,6 +55,7 @@ async def bot_process(
             "DISCORD_TOKEN": discord_fake.bot_token,
             "DISCORD_API_BASE_URL": discord_fake.api_base_url,
             "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
+            "DISCORD_CDN_BASE_URL": discord_fake.cdn_base_url,
             "DASHSCOPE_API_KEY": API_KEY,
             "DASHSCOPE_BASE_URL": simulator.base_url,
             "EMO_DATA_DIR": str(tmp_path / "data"),

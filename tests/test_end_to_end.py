@@ -320,7 +320,7 @@ async def test_sync_commands_registers_them_in_one_server_without_starting_the_b
     )
     out, err = await asyncio.wait_for(done.communicate(), timeout=60)
     assert done.returncode == 0, err.decode()
-    assert out.decode().strip() == f"Registered 2 commands in server {discord_fake.guild_id}."
+    assert out.decode().strip() == f"Registered 4 commands in server {discord_fake.guild_id}."
     names = {command["name"] for command in discord_fake.registered_commands(discord_fake.guild_id)}
     assert names == {"emo", "emo-operator"}
     assert discord_fake.identify_count == 0  # it logged in over REST only

@@ -172,3 +172,25 @@ def next_poll_delay(
         return remaining + plan.minimum * 0.1
     delay = min(plan.minimum * 1.5**overdue_polls, plan.maximum)
     return delay * rng.uniform(1, 1 + plan.jitter)
+
+
+def forecast_ready(
+    queued_in_order: Sequence[Job],
+    ends: dict[int, datetime],
+    model: DurationModel,
+    concurrency: int,
+    now: datetime,
+) -> dict[int, datetime]:
+    """When each queued job should be rendered, given the tasks in flight and the order the
+    fair share will take the queue in (an estimate for members, never a promise)."""
+    slots = [now] * concurrency
+    for end in sorted(ends.values()):
+        index = min(range(concurrency), key=lambda i: slots[i])
+        slots[index] = max(slots[index], end)
+    ready: dict[int, datetime] = {}
+    for job in queued_in_order:
+        index = min(range(concurrency), key=lambda i: slots[i])
+        start = max(slots[index], now)
+        slots[index] = start + timedelta(seconds=model.expected(job.audio_seconds))
+        ready[job.id] = slots[index]
+    return ready

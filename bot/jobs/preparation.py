@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import shutil
 from collections.abc import Collection
@@ -25,6 +26,15 @@ from bot.provider.errors import ProviderInputError
 from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL
 
 log = logging.getLogger(__name__)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
 
 # What the detector's refusal codes mean for the member (spec section 1).
 _DETECTION_MESSAGES: dict[str, MessageKey] = {
@@ -50,6 +60,8 @@ def refusal_for(error: ProviderInputError) -> UserFacingError:
 
 @dataclass(frozen=True)
 class PreparedInputs:
+    image_sha256: str  # of the files as received, for the audit
+    audio_sha256: str
     audio_seconds: float
     image_url: str  # for emo-v1
     audio_url: str
@@ -59,6 +71,8 @@ class PreparedInputs:
     def queued_update(self) -> JobUpdate:
         """The row's new columns as the job enters the queue."""
         return JobUpdate(
+            image_sha256=self.image_sha256,
+            audio_sha256=self.audio_sha256,
             audio_seconds=self.audio_seconds,
             image_url=self.image_url,
             audio_url=self.audio_url,
@@ -106,9 +120,16 @@ class InputPreparer:
         folder = self.job_dir(job.id)
         # Our own names only: a member's filename never reaches the filesystem.
         image_source, audio_source = folder / "image.source", folder / "audio.source"
-        await asyncio.gather(
-            self._fetch(job.image_source_url, image_source, what="image"),
-            self._fetch(job.audio_source_url, audio_source, what="audio"),
+        if job.retry_of is not None:
+            # A retry starts from the first job's converted files: Discord's links expire.
+            await asyncio.to_thread(self._copy_cached, job.retry_of, image_source, audio_source)
+        else:
+            await asyncio.gather(
+                self._fetch(job.image_source_url, image_source, what="image"),
+                self._fetch(job.audio_source_url, audio_source, what="audio"),
+            )
+        image_hash, audio_hash = await asyncio.gather(
+            asyncio.to_thread(_sha256, image_source), asyncio.to_thread(_sha256, audio_source)
         )
         image, audio = await asyncio.gather(
             asyncio.to_thread(
@@ -133,12 +154,22 @@ class InputPreparer:
             log.info("job %d face check refused: %s", job.id, error.code)
             raise refusal_for(error) from None
         return PreparedInputs(
+            image_sha256=image_hash,
+            audio_sha256=audio_hash,
             audio_seconds=audio.seconds,
             image_url=image_url,
             audio_url=audio_url,
             face_box=Box.from_list(detection.face_bbox),
             ext_box=Box.from_list(detection.ext_bbox),
         )
+
+    def _copy_cached(self, job_id: int, image: Path, audio: Path) -> None:
+        cached = self.job_dir(job_id)
+        image.parent.mkdir(parents=True, exist_ok=True)
+        for name, destination in (("image.jpg", image), ("audio.mp3", audio)):
+            if not (cached / name).is_file():
+                raise UserFacingError(MessageKey.RETRY_INPUTS_GONE, job=job_id)
+            shutil.copyfile(cached / name, destination)
 
     async def _fetch(self, url: str, destination: Path, *, what: str) -> None:
         if self._limits.allow_local_files and url.startswith("file://"):

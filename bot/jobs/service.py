@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import heapq
 import json
 import logging
@@ -22,15 +23,17 @@ from typing import Any
 import aiohttp
 
 from bot.errors import UserFacingError
+from bot.guilds.admission import Admission, QuotaExceededError
 from bot.jobs.budget import QueryBudget
 from bot.jobs.gate import ProviderGate
-from bot.jobs.models import AnimateRequest, Job
+from bot.jobs.models import AnimateRequest, InputRef, Job
 from bot.jobs.notifier import DeliveryError, JobNotifier
 from bot.jobs.planning import (
     DurationModel,
     PollPlan,
     Usage,
     expected_ends,
+    forecast_ready,
     lookahead_open,
     lookahead_opens_at,
     next_poll_delay,
@@ -38,11 +41,13 @@ from bot.jobs.planning import (
 )
 from bot.jobs.preparation import InputPreparer, refusal_for
 from bot.jobs.states import JobState
+from bot.jobs.status import Spot
 from bot.jobs.store import (
     CapExceededError,
     Caps,
     JobStore,
     JobUpdate,
+    RetryPendingError,
     StaleJobStateError,
     utcnow,
 )
@@ -56,7 +61,7 @@ from bot.provider.errors import (
     ProviderTransientError,
 )
 from bot.provider.models import SYNTHESIS_MODEL, TaskResponse, TaskStatus
-from bot.provider.pricing import cost_usd
+from bot.provider.pricing import DEFAULT_PRICES, Prices
 from bot.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
@@ -100,6 +105,21 @@ class Accepted:
     paused: bool = False  # the provider account needs the operator: the job keeps its place
 
 
+class CancelOutcome(enum.StrEnum):
+    """What a cancel request achieved; the edge words it for the member."""
+
+    REMOVED = "removed"  # it never reached the provider: nothing is billed
+    CANCELED = "canceled"  # cancelled at the provider while it waited there: nothing is billed
+    RUNNING = "running"  # already rendering: it cannot be stopped and will be billed
+    FINISHED = "finished"  # already over (or being posted)
+    FORBIDDEN = "forbidden"  # only the requester or a server manager may cancel it
+    NOT_FOUND = "not_found"
+
+
+class RetryForbiddenError(Exception):
+    """Someone other than the requester or a server manager asked for a retry."""
+
+
 def _error_update(message: UserMessage) -> JobUpdate:
     return JobUpdate(
         error_key=message.key.value, error_detail=json.dumps(message.params), finished_at=utcnow()
@@ -121,8 +141,12 @@ class AnimateService:
         preparer: InputPreparer,
         session: aiohttp.ClientSession,
         limits: EngineLimits,
+        admission: Admission | None = None,
     ) -> None:
         self._store = store
+        # Per-server caps, quotas and budget (bot/guilds); None: EngineLimits' caps only.
+        self._admission = admission
+        self._prices: Prices = admission.prices if admission is not None else DEFAULT_PRICES
         self._client = client
         self._preparer = preparer
         self._session = session
@@ -199,12 +223,18 @@ class AnimateService:
         cannot take them; the row (if any) then says why. Nothing billable happens here but
         the face check.
         """
-        caps = Caps(
-            active_per_member=self._limits.max_active_per_member,
-            queued_per_server=self._limits.max_queued_per_server,
+        caps = (
+            await self._admission.intake(request.guild_id, request.user_id)
+            if self._admission is not None
+            else Caps(
+                active_per_member=self._limits.max_active_per_member,
+                queued_per_server=self._limits.max_queued_per_server,
+            )
         )
         try:
             job = await self._store.create(request, caps)
+        except RetryPendingError as pending:
+            raise UserFacingError(MessageKey.RETRY_PENDING, job=pending.job_id) from None
         except CapExceededError as cap:
             key = MessageKey.MEMBER_BUSY if cap.scope == "member" else MessageKey.SERVER_QUEUE_FULL
             raise UserFacingError(key, count=cap.count, limit=cap.limit) from None
@@ -215,6 +245,15 @@ class AnimateService:
         return Accepted(job=job, ahead=await self.ahead_of(job), paused=paused)
 
     async def _prepare(self, job: Job) -> Job:
+        try:
+            return await self._prepare_or_refuse(job)
+        except StaleJobStateError:
+            # The row left PREPARING under us: the member cancelled it meanwhile.
+            current = await self._store.get(job.id)
+            log.info("job %d preparation ended: the row is %s now", job.id, current.state.value)
+            raise UserFacingError(MessageKey.CANCELED, job=job.id) from None
+
+    async def _prepare_or_refuse(self, job: Job) -> Job:
         try:
             inputs = await self._preparer.prepare(job)
         except UserFacingError as refusal:
@@ -235,25 +274,43 @@ class AnimateService:
             message = UserMessage(key=MessageKey.UNEXPECTED, params={"reference": f"job-{job.id}"})
             await self._end(job, JobState.FAILED, message, notify=False)
             raise
-        return await self._transition(job, JobState.QUEUED, inputs.queued_update())
+        if self._admission is None:
+            return await self._transition(job, JobState.QUEUED, inputs.queued_update())
+        try:
+            # The quotas are checked in the same transaction that queues the job.
+            queued = await self._write(self._admission.queue(job, inputs.queued_update()))
+        except QuotaExceededError as refusal:
+            await self._end(job, JobState.REJECTED, refusal.message, notify=False)
+            raise
+        await self._changed(queued)
+        return queued
 
     async def ahead_of(self, job: Job) -> int:
-        """How many jobs go to the provider before ``job``: those in flight, then the queue
-        in the order the fair share will take it."""
+        """How many jobs go to the provider before ``job``."""
+        spot = (await self.forecast()).get(job.id)
+        return spot.ahead if spot else 0
+
+    async def forecast(self) -> dict[int, Spot]:
+        """Every waiting job's place and expected ready time: the tasks in flight first,
+        then the queue in the order the fair share will take it."""
+        now = utcnow()
         in_flight = await self._store.in_states(IN_FLIGHT)
-        if job.state is not JobState.QUEUED:
-            return 0
+        ends = self._expected_ends(in_flight, now)
+        spots = {job.id: Spot(ahead=0, ready_at=ends.get(job.id)) for job in in_flight}
         queued = [j.model_copy(update={"not_before": None}) for j in await self._queued()]
-        now, ahead = utcnow(), len(in_flight)
+        order: list[Job] = []
         usage = await self._usage(now)
         while queued:
             chosen = pick_next(queued, usage, now)
-            if chosen is None or chosen.id == job.id:
+            if chosen is None:
                 break
-            ahead += 1
-            usage = usage.served(chosen.guild_id, now + timedelta(seconds=ahead))
+            order.append(chosen)
+            usage = usage.served(chosen.guild_id, now + timedelta(seconds=len(order)))
             queued.remove(chosen)
-        return ahead
+        ready = forecast_ready(order, ends, self._model, self._limits.provider_concurrency, now)
+        for place, job in enumerate(order):
+            spots[job.id] = Spot(ahead=len(in_flight) + place, ready_at=ready.get(job.id))
+        return spots
 
     async def _queued(self) -> list[Job]:
         return await self._store.in_states((JobState.QUEUED,))
@@ -261,6 +318,112 @@ class AnimateService:
     async def _usage(self, now: datetime) -> Usage:
         window = timedelta(seconds=self._limits.fairness_window_seconds)
         return await self._store.usage(now - window)
+
+    # -- member actions: cancel and retry ------------------------------------------------
+
+    async def cancel(
+        self, job_id: int, *, actor_id: int, actor_manages_server: bool
+    ) -> tuple[CancelOutcome, Job | None]:
+        """Stop a job if it can still be stopped without a charge.
+
+        Waiting with us: removed at once. Waiting at the provider (PENDING): cancelled there
+        first, and only then marked cancelled. Rendering: never shown as cancelled, since it
+        runs on and is billed; it is still delivered.
+        """
+        try:
+            job = await self._store.get(job_id)
+        except KeyError:
+            return CancelOutcome.NOT_FOUND, None
+        if actor_id != job.user_id and not actor_manages_server:
+            return CancelOutcome.FORBIDDEN, job
+        for _ in range(10):  # the row may move under us (the dispatcher, another process)
+            try:
+                outcome = await self._cancel_once(job)
+            except StaleJobStateError:
+                outcome = None
+            job = await self._store.get(job_id)
+            if outcome is None and job.state is JobState.CANCELED:
+                # Someone else (the poller, another process) wrote it first.
+                outcome = CancelOutcome.CANCELED if job.task_id else CancelOutcome.REMOVED
+            if outcome is not None:
+                log.info("job %d cancel by %d: %s", job.id, actor_id, outcome.value)
+                return outcome, job
+            await asyncio.sleep(0.2)
+        return CancelOutcome.RUNNING if job.state in IN_FLIGHT else CancelOutcome.FINISHED, job
+
+    async def _cancel_once(self, job: Job) -> CancelOutcome | None:
+        """One try at cancelling ``job`` as its row stands; None: look at the row again."""
+        if job.state in (JobState.RECEIVED, JobState.PREPARING, JobState.QUEUED):
+            await self._end(job, JobState.CANCELED, None)
+            self._dispatch_wake.set()
+            return CancelOutcome.REMOVED
+        if job.state is JobState.SUBMITTING:
+            # Our own submit holds the lock until the task id is stored: wait for it.
+            async with self._submit_lock:
+                return None
+        if job.state is not JobState.SUBMITTED:
+            return CancelOutcome.FINISHED
+        assert job.task_id is not None
+        if job.started_at is None:
+            try:
+                await self._client.cancel_task(job.task_id)
+            except ProviderError as error:
+                # Refused: it started meanwhile (or finished). The poll below says which.
+                log.info("job %d: the provider refused the cancel (%s)", job.id, error.code)
+            else:
+                await self._end(job, JobState.CANCELED, None)
+                self._dispatch_wake.set()
+                return CancelOutcome.CANCELED
+        try:
+            task = await self._client.get_task(job.task_id)
+        except ProviderError:
+            task = None
+        if task is not None and task.output.task_status is TaskStatus.PENDING:
+            return None  # the refusal was a hiccup: try again
+        await self._store.annotate(job, JobUpdate(cancel_requested_at=utcnow()))
+        if task is not None and task.output.task_status is not TaskStatus.RUNNING:
+            self._track(job, delay=0)  # it ended: let the poller take it from here
+            return CancelOutcome.FINISHED
+        return CancelOutcome.RUNNING
+
+    def has_cached_inputs(self, job: Job) -> bool:
+        """Whether ``job``'s converted inputs are still in the media cache (for a retry)."""
+        source = self._preparer.job_dir(job.retry_of or job.id)
+        return all((source / name).is_file() for name in ("image.jpg", "audio.mp3"))
+
+    async def retry(self, job_id: int, *, actor_id: int, actor_manages_server: bool) -> Accepted:
+        """Run a finished job again with the same inputs, for the same member.
+
+        Raises RetryForbiddenError for anyone but the requester or a server manager, and
+        UserFacingError when the job is still running, a retry of it is already on its way,
+        its inputs have left the cache, or a cap is reached.
+        """
+        original = await self._store.get(job_id)
+        if actor_id != original.user_id and not actor_manages_server:
+            raise RetryForbiddenError(job_id)
+        if not original.state.is_terminal:
+            raise UserFacingError(MessageKey.RETRY_NOT_FINISHED, job=original.id)
+        if not await asyncio.to_thread(self.has_cached_inputs, original):
+            raise UserFacingError(MessageKey.RETRY_INPUTS_GONE, job=original.id)
+        request = AnimateRequest(
+            guild_id=original.guild_id,
+            channel_id=original.channel_id,
+            user_id=original.user_id,
+            locale=original.locale,
+            image=InputRef(url=original.image_source_url, declared_size=0),
+            audio=InputRef(url=original.audio_source_url, declared_size=0),
+            style=original.style,
+            framing=original.framing,
+            trim=original.trim_audio,
+            upload_limit_bytes=original.upload_limit_bytes,
+            deliver_dm=original.deliver_dm,
+            # Every retry points at the first job: its folder holds the inputs, and one
+            # pending retry per original is the rule.
+            retry_of=original.retry_of or original.id,
+            requested_by=actor_id,
+        )
+        log.info("job %d retried by %d", original.id, actor_id)
+        return await self.request(request)
 
     # -- dispatch: submit queued jobs fairly while the provider has room ----------------
 
@@ -453,6 +616,8 @@ class AnimateService:
             await self.budget.acquire()
             try:
                 await self._poll(job_id)
+            except StaleJobStateError:
+                log.info("job %d moved while it was polled (a cancel)", job_id)
             except Exception:
                 log.exception("job %d poll failed unexpectedly; polling it again later", job_id)
                 self._track_id(job_id, self._limits.poll_max_seconds)
@@ -574,7 +739,9 @@ class AnimateService:
             JobUpdate(
                 result_url=task.video_url,
                 video_seconds=seconds,
-                cost_usd=cost_usd(seconds, job.framing.value) if seconds is not None else None,
+                cost_usd=self._prices.cost(seconds, job.framing.value)
+                if seconds is not None
+                else None,
                 started_at=started,
                 render_seconds=render,
                 finished_at=utcnow(),
@@ -642,9 +809,14 @@ class AnimateService:
         for attempt in range(1, self._limits.delivery_attempts + 1):
             try:
                 message_id = await self.notifier.deliver_result(job, video)
-            except DeliveryError as error:
+            except Exception as error:
+                # A bug at the edge must not leave the job stuck in DELIVERING: it counts as
+                # a failed attempt like any other.
+                permanent = isinstance(error, DeliveryError) and error.permanent
+                if not isinstance(error, DeliveryError):
+                    log.exception("job %d delivery attempt %d failed unexpectedly", job.id, attempt)
                 log.warning("job %d delivery attempt %d failed: %s", job.id, attempt, error)
-                if error.permanent or attempt == self._limits.delivery_attempts:
+                if permanent or attempt == self._limits.delivery_attempts:
                     message = UserMessage(key=MessageKey.DELIVERY_FAILED, params=_who(job))
                     await self._end(job, JobState.FAILED, message)
                     return

@@ -95,6 +95,39 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_by_notice ON jobs (notice_message_id);
     CREATE INDEX jobs_by_retry ON jobs (retry_of, state);
     """,
+    # v5, server administration (bot/guilds/): per-server settings and their history,
+    # pending media erasures, and when each job's cached media were deleted.
+    """
+    CREATE TABLE guild_settings (
+        guild_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_by INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (guild_id, name)
+    );
+    CREATE TABLE guild_settings_changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        old_value TEXT,
+        new_value TEXT,
+        changed_by INTEGER NOT NULL,
+        changed_at TEXT NOT NULL
+    );
+    CREATE INDEX guild_settings_changes_by_guild ON guild_settings_changes (guild_id, id);
+    CREATE TABLE media_erasures (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id INTEGER,
+        user_id INTEGER,
+        up_to_job_id INTEGER NOT NULL,
+        requested_at TEXT NOT NULL
+    );
+    ALTER TABLE jobs ADD COLUMN inputs_purged_at TEXT;
+    ALTER TABLE jobs ADD COLUMN outputs_purged_at TEXT;
+    CREATE INDEX jobs_by_guild_created ON jobs (guild_id, created_at);
+    CREATE INDEX jobs_by_user_created ON jobs (user_id, created_at);
+    """,
 )
 
 _BOX_COLUMNS = frozenset({"face_box", "ext_box"})
@@ -515,6 +548,50 @@ class JobStore:
             "SELECT to_state FROM job_events WHERE job_id = ? ORDER BY id", (job_id,)
         )
         return [JobState(row[0]) for row in await cursor.fetchall()]
+
+    async def job_for_message(self, message_id: int) -> Job | None:
+        """The job whose card, result or failure notice is message ``message_id``."""
+        cursor = await self.db.execute(
+            "SELECT * FROM jobs WHERE card_message_id = ? OR message_id = ?"
+            " OR notice_message_id = ? ORDER BY id DESC LIMIT 1",
+            (message_id, message_id, message_id),
+        )
+        row = await cursor.fetchone()
+        return None if row is None else _decode_row(row)
+
+    async def recent_jobs(
+        self, *, user_id: int | None, guild_id: int | None, limit: int = 10
+    ) -> list[Job]:
+        """The newest jobs of a member (``user_id``) or of a whole server, newest first."""
+        sql, parameters = "SELECT * FROM jobs WHERE guild_id IS ?", [guild_id]
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            parameters.append(user_id)
+        cursor = await self.db.execute(sql + " ORDER BY id DESC LIMIT ?", [*parameters, limit])
+        return [_decode_row(row) for row in await cursor.fetchall()]
+
+    async def cards_behind(self, since: datetime) -> list[Job]:
+        """Jobs whose status card does not show their current state (an edit was lost)."""
+        cursor = await self.db.execute(
+            "SELECT * FROM jobs WHERE card_message_id IS NOT NULL"
+            " AND (card_state IS NULL OR card_state != state) AND updated_at >= ? ORDER BY id",
+            (since.isoformat(),),
+        )
+        return [_decode_row(row) for row in await cursor.fetchall()]
+
+    async def set_card(self, job_id: int, *, message_id: int, shown: JobState) -> None:
+        """Record the card's message and the state it shows (display only: no state check)."""
+        async with self._write_lock:
+            await self.db.execute(
+                "UPDATE jobs SET card_message_id = ?, card_state = ? WHERE id = ?",
+                (message_id, shown.value, job_id),
+            )
+
+    async def set_notice(self, job_id: int, message_id: int) -> None:
+        async with self._write_lock:
+            await self.db.execute(
+                "UPDATE jobs SET notice_message_id = ? WHERE id = ?", (message_id, job_id)
+            )
 
     async def get_meta(self, key: str) -> str | None:
         cursor = await self.db.execute("SELECT value FROM meta WHERE key = ?", (key,))

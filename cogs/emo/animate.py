@@ -1,43 +1,65 @@
-"""``/emo animate``: parse the interaction, call the service, render the answer."""
+"""``/emo``: parse the interaction, call the service, render the answer."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.jobs.models import AnimateRequest, Framing, InputRef, Style
+from bot.jobs.models import Framing, InputRef, Job, Style
+from bot.jobs.states import JobState
+from bot.jobs.status import state_name
+from bot.media.audio import MAX_SECONDS
 from bot.messages import MessageKey, UserMessage, render
 from bot.wiring import EmoBot
+from cogs.emo.actions import JobActions, interaction_locale
+from cogs.emo.buttons import CancelButton, RetryButton
+from cogs.emo.card import CardKeeper, message_link
 from cogs.emo.delivery import DiscordNotifier
+from cogs.emo.privacy import PrivacyCommands
 
 log = logging.getLogger(__name__)
 
+JOBS_LISTED = 10
+
 
 @app_commands.guild_only()
-class EmoCog(commands.GroupCog, group_name="emo", group_description="Talking portraits"):
+class EmoCog(
+    PrivacyCommands,
+    commands.GroupCog,
+    name="emo",
+    group_name="emo",
+    group_description="Talking portraits",
+):
     """Talking-portrait commands."""
 
     def __init__(self, bot: EmoBot) -> None:
         self.bot = bot
         self.service = bot.core.service
-        self.notifier = DiscordNotifier(bot)
+        self.store = bot.core.store
+        self.cards = CardKeeper(bot)
+        self.notifier = DiscordNotifier(bot, self.cards)
+        self.actions = JobActions(bot, self.cards, self.notifier)
         self.service.attach_notifier(self.notifier)
-        self._requests: set[asyncio.Task[object]] = set()
         super().__init__()
+
+    async def cog_load(self) -> None:
+        # Buttons posted before a restart still work: their custom ids carry the job id.
+        self.bot.add_dynamic_items(CancelButton, RetryButton)
+        self.cards.start()
 
     async def cog_unload(self) -> None:
         """Shutting down: requests still being checked are told to try again (their rows are
         resumed on the next start), while Discord and the database are still reachable."""
-        pending = [task for task in self._requests if not task.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=3.0)
+        await self.actions.stop()
+        await self.cards.close()
+        self.bot.remove_dynamic_items(CancelButton, RetryButton)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.actions.retry_from_reaction(payload)
 
     @app_commands.command(
         name="animate", description="Turn a portrait and a voice recording into a talking video"
@@ -48,6 +70,7 @@ class EmoCog(commands.GroupCog, group_name="emo", group_description="Talking por
         style="How lively the motion is",
         framing="Head shot (square) or half body (portrait)",
         trim="Use the first 60 seconds of a longer recording instead of refusing it",
+        dm="Send me the video by direct message",
     )
     @app_commands.choices(
         style=[
@@ -62,51 +85,123 @@ class EmoCog(commands.GroupCog, group_name="emo", group_description="Talking por
     )
     async def animate(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[EmoBot],
         image: discord.Attachment,
         audio: discord.Attachment,
         style: app_commands.Choice[str] | None = None,
         framing: app_commands.Choice[str] | None = None,
         trim: bool = False,
+        dm: bool = False,
     ) -> None:
         # Acknowledge first: everything after may take longer than Discord's 3 s.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        assert interaction.channel_id is not None
-        locale = str(interaction.locale)
-        request = AnimateRequest(
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            user_id=interaction.user.id,
-            locale=locale,
+        request = await self.actions.build_request(
+            interaction,
             image=InputRef(url=image.url, declared_size=image.size),
             audio=InputRef(url=audio.url, declared_size=audio.size),
-            style=Style(style.value) if style else Style.NORMAL,
-            framing=Framing(framing.value) if framing else Framing.HEAD,
+            style=Style(style.value) if style else None,
+            framing=Framing(framing.value) if framing else None,
             trim=trim,
-            upload_limit_bytes=interaction.filesize_limit,
-        )
-        await interaction.edit_original_response(
-            content=render(UserMessage(key=MessageKey.CHECKING), locale)
+            dm=dm,
         )
         # A refusal raises UserFacingError, which the tree's error handler shows privately.
-        this = asyncio.current_task()
-        if this is not None:
-            self._requests.add(this)
-        try:
-            accepted = await self.service.request(request)
-        except asyncio.CancelledError:
-            # Shutting down mid-request: say so rather than leave "thinking…" spinning. The
-            # row (if written) is resumed on the next start.
-            restarting = render(UserMessage(key=MessageKey.RESTARTING), locale)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(interaction.edit_original_response(content=restarting), 2.0)
-            raise
-        finally:
-            if this is not None:
-                self._requests.discard(this)
-        self.notifier.track(accepted.job.id, interaction)
-        queued = UserMessage(
-            key=MessageKey.PROVIDER_PAUSED if accepted.paused else MessageKey.QUEUED,
-            params={"job": accepted.job.id, "ahead": accepted.ahead},
+        await self.actions.start(interaction, request)
+
+    @app_commands.command(name="cancel", description="Cancel your latest video, or a given job")
+    @app_commands.describe(job="The job number (default: your latest job on its way)")
+    async def cancel(
+        self,
+        interaction: discord.Interaction[EmoBot],
+        job: app_commands.Range[int, 1] | None = None,
+    ) -> None:
+        if job is None:
+            mine = await self._my_jobs(interaction, live_only=True)
+            if not mine:
+                text = render(
+                    UserMessage(key=MessageKey.NOTHING_TO_CANCEL), interaction_locale(interaction)
+                )
+                await interaction.response.send_message(text, ephemeral=True)
+                return
+            job = mine[0].id
+        await self.actions.cancel_from_interaction(interaction, job)
+
+    @app_commands.command(name="queue", description="Where your videos are in the queue")
+    async def queue(self, interaction: discord.Interaction[EmoBot]) -> None:
+        locale = interaction_locale(interaction)
+        spots = await self.service.forecast()
+        waiting = await self.store.in_states(
+            (JobState.QUEUED, JobState.SUBMITTING, JobState.SUBMITTED)
         )
-        await self.notifier.edit_progress(accepted.job.id, render(queued, locale))
+        here = [job for job in waiting if job.guild_id == interaction.guild_id]
+        rendering = sum(1 for job in here if job.started_at is not None)
+        lines = [
+            render(
+                UserMessage(
+                    key=MessageKey.QUEUE_SERVER,
+                    params={
+                        "waiting": len(here) - rendering,
+                        "rendering": rendering,
+                        "total": len(waiting),
+                    },
+                ),
+                locale,
+            )
+        ]
+        mine = [job for job in here if job.user_id == interaction.user.id]
+        for job in mine:
+            spot = spots.get(job.id)
+            eta = discord.utils.format_dt(spot.ready_at, "R") if spot and spot.ready_at else "?"
+            params = {
+                "job": job.id,
+                "state": render(state_name(job), locale),
+                "ahead": spot.ahead if spot else 0,
+                "eta": eta,
+            }
+            lines.append(render(UserMessage(key=MessageKey.QUEUE_MINE, params=params), locale))
+        if not mine:
+            lines.append(render(UserMessage(key=MessageKey.QUEUE_NOT_MINE), locale))
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+    @app_commands.command(name="jobs", description="Your latest videos and their states")
+    async def jobs(self, interaction: discord.Interaction[EmoBot]) -> None:
+        locale = interaction_locale(interaction)
+        mine = await self._my_jobs(interaction, live_only=False)
+        if not mine:
+            text = render(UserMessage(key=MessageKey.JOBS_NONE), locale)
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        lines = [render(UserMessage(key=MessageKey.JOBS_HEADER), locale)]
+        for job in mine:
+            params = {
+                "job": job.id,
+                "state": render(state_name(job), locale),
+                "when": discord.utils.format_dt(job.created_at, "R"),
+                "link": self._link(job),
+            }
+            lines.append(render(UserMessage(key=MessageKey.JOBS_LINE, params=params), locale))
+        await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
+
+    @app_commands.command(name="help", description="How to make a talking portrait")
+    async def help(self, interaction: discord.Interaction[EmoBot]) -> None:
+        text = render(
+            UserMessage(key=MessageKey.HELP, params={"seconds": int(MAX_SECONDS)}),
+            interaction_locale(interaction),
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
+    async def _my_jobs(
+        self, interaction: discord.Interaction[EmoBot], *, live_only: bool
+    ) -> list[Job]:
+        jobs = await self.store.recent_jobs(
+            user_id=interaction.user.id, guild_id=interaction.guild_id, limit=JOBS_LISTED
+        )
+        return [job for job in jobs if not (live_only and job.state.is_terminal)]
+
+    @staticmethod
+    def _link(job: Job) -> str:
+        message_id = (
+            job.message_id if job.message_id and not job.deliver_dm else job.card_message_id
+        )
+        if not message_id:
+            return ""
+        return message_link(job.guild_id, job.channel_id, message_id)

@@ -18,9 +18,17 @@ Usage::
 Everything a buggy client does (late or double ack, use of an expired interaction token,
 oversize upload, bad Content-Type, body not matching Discord's OpenAPI description, unknown
 route...) is answered like Discord would and recorded as text in `fake.violations`.
+
+Refusals that are not client bugs are knobs, answered like Discord without a violation:
+`forbid_posting(channel_id)` (403 50013), `close_dms(user_id)` (403 50007),
+`remove_bot_from_guild(guild_id)` (GUILD_DELETE; 404 10004 / 403 50001 afterwards),
+`rate_limit(...)` and `enforce_edit_bucket(...)` (429s). Media: `set_avatar(user_id, png)`
+(served under `fake.cdn_base_url`, the value for `discord.asset.Asset.BASE`), and
+`submit_modal(..., files=...)` for FileUpload components.
 """
 
 from .models import (
+    EditRecord,
     FakeChannel,
     FakeFile,
     FakeGuild,
@@ -34,6 +42,7 @@ from .models import (
 from .server import FakeDiscord
 
 __all__ = [
+    "EditRecord",
     "FakeChannel",
     "FakeDiscord",
     "FakeFile",

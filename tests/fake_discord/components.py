@@ -42,3 +42,8 @@ def _walk(components: list[Any]) -> list[JSON]:
             elif isinstance(child, dict):
                 found.extend(_walk([child]))
     return found
+
+
+def custom_ids(components: list[Any]) -> tuple[str, ...]:
+    """The custom ids of all interactive components, in layout order."""
+    return tuple(str(c["custom_id"]) for c in _walk(components) if c.get("custom_id") is not None)

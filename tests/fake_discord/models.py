@@ -102,6 +102,8 @@ class FakeUser:
     username: str
     bot: bool = False
     global_name: str | None = None
+    # The avatar hash (set with fake.set_avatar); None means the default avatar.
+    avatar: str | None = None
 
 
 @dataclass
@@ -203,6 +205,14 @@ class FakeUpload:
     flags: int = 0
 
 
+class EditRecord(NamedTuple):
+    """One successful edit of a message: when (time.monotonic()), and what it showed after."""
+
+    at: float
+    content: str
+    custom_ids: tuple[str, ...]
+
+
 @dataclass(eq=False)
 class FakeMessage:
     """A message in a channel, or an ephemeral interaction response."""
@@ -231,6 +241,8 @@ class FakeMessage:
     reactions: list[tuple[str, int]] = field(default_factory=list)
     # Content after creation and after each edit, to assert how a status message evolved.
     content_history: list[str] = field(default_factory=list)
+    # Every successful edit, whatever the route (bot token, webhook, UPDATE_MESSAGE callback).
+    edit_log: list[EditRecord] = field(default_factory=list)
 
     @property
     def ephemeral(self) -> bool:

@@ -53,6 +53,7 @@ _SETTABLE_FLAGS = (1 << 2) | (1 << 12) | (1 << 13) | (1 << 15)
 _MAX_CONTENT = 2000
 
 _FILES_FIELD = re.compile(r"files\[(\d+)\]")
+_MESSAGE = "/channels/{channel_id}/messages/{message_id}"
 
 
 class DiscordError(Exception):
@@ -171,6 +172,8 @@ class RestApi:
         self.gateway_url = ""
         self._routes: list[_Route] = []
         self._windows: dict[str, _Window] = {}
+        # Per message id: when the edits admitted by the strict edit bucket happened.
+        self._edit_times: dict[str, list[float]] = {}
         self._register_routes()
 
     # --- routing -----------------------------------------------------------------------------
@@ -204,7 +207,7 @@ class RestApi:
         add("POST", "/channels/{channel_id}/typing", self.typing)
         add("GET", "/channels/{channel_id}/messages", self.get_messages)
         add("POST", "/channels/{channel_id}/messages", self.create_message)
-        msg = "/channels/{channel_id}/messages/{message_id}"
+        msg = _MESSAGE
         add("GET", msg, self.get_message)
         add("PATCH", msg, self.edit_message)
         add("DELETE", msg, self.delete_message)
@@ -258,7 +261,18 @@ class RestApi:
                 self._check_auth(request, method, path)
             rule = self._take_rate_limit(method, path)
             if rule is not None:
-                return self._rate_limited(method, path, route, rule)
+                scope = "global" if rule.is_global else "shared"
+                return self._rate_limited(
+                    method, path, route, rule.retry_after, scope=scope, is_global=rule.is_global
+                )
+            if method == "PATCH" and route.template == _MESSAGE:
+                retry_after = self._take_edit_slot(params["message_id"])
+                if retry_after is not None:
+                    state.edit_429s += 1
+                    limit = state.edit_bucket[0] if state.edit_bucket else 5
+                    return self._rate_limited(
+                        method, path, route, retry_after, limit=limit, scope="user"
+                    )
             call = Call(request, method, path, route.template, params)
             try:
                 await self._read_body(call)
@@ -321,25 +335,49 @@ class RestApi:
                 return rule
         return None
 
+    def _take_edit_slot(self, message_id: str) -> float | None:
+        """With fake.enforce_edit_bucket: None if this edit fits the message's bucket (and
+        counts it), else the seconds until it would (a sliding window over admitted edits)."""
+        bucket = self.state.edit_bucket
+        if bucket is None:
+            return None
+        limit, per_seconds = bucket
+        now = time.monotonic()
+        recent = [t for t in self._edit_times.get(message_id, []) if now - t < per_seconds]
+        self._edit_times[message_id] = recent
+        if len(recent) >= limit:
+            return max(recent[0] + per_seconds - now, 0.001)
+        recent.append(now)
+        return None
+
     def _rate_limited(
-        self, method: str, path: str, route: _Route, rule: RateLimitRule
+        self,
+        method: str,
+        path: str,
+        route: _Route,
+        retry_after: float,
+        *,
+        limit: int = 5,
+        scope: str = "shared",
+        is_global: bool = False,
     ) -> web.Response:
         now = time.time()
+        retry_after = round(retry_after, 3)
         headers = {
-            "Retry-After": str(max(1, math.ceil(rule.retry_after))),
-            "X-RateLimit-Limit": "5",
+            "Retry-After": str(max(1, math.ceil(retry_after))),
+            "X-RateLimit-Limit": str(limit),
             "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": f"{now + rule.retry_after:.3f}",
-            "X-RateLimit-Reset-After": f"{rule.retry_after:.3f}",
+            "X-RateLimit-Reset": f"{now + retry_after:.3f}",
+            "X-RateLimit-Reset-After": f"{retry_after:.3f}",
             "X-RateLimit-Bucket": self._bucket(route),
-            "X-RateLimit-Scope": "shared" if not rule.is_global else "global",
+            "X-RateLimit-Scope": scope,
         }
-        if rule.is_global:
+        if is_global:
             headers["X-RateLimit-Global"] = "true"
         body = {
             "message": "You are being rate limited.",
-            "retry_after": rule.retry_after,
-            "global": rule.is_global,
+            "retry_after": retry_after,
+            "global": is_global,
         }
         return self._finish(method, path, 429, body, headers)
 
@@ -473,7 +511,18 @@ class RestApi:
                 "Unknown Channel",
                 violation=f"{call.method} {call.path}: unknown channel",
             )
+        if channel.guild_id is not None and channel.guild_id in self.state.removed_guilds:
+            # The channel still exists, but the bot was removed from its guild. Not a client
+            # bug: the bot may learn of the removal only after it sent the request.
+            raise DiscordError(403, 50001, "Missing Access")
         return channel
+
+    def _check_can_post(self, channel: FakeChannel) -> None:
+        """Refusals of Discord's that are not client bugs: no violation is recorded."""
+        if channel.id in self.state.posting_forbidden:
+            raise DiscordError(403, 50013, "Missing Permissions")
+        if channel.type == CHANNEL_DM and set(channel.recipient_ids) & self.state.dms_closed:
+            raise DiscordError(403, 50007, "Cannot send messages to this user")
 
     def _message(self, call: Call, channel: FakeChannel) -> FakeMessage:
         msg = self.state.messages_by_id.get(call.snowflake("message_id"))
@@ -788,7 +837,7 @@ class RestApi:
     async def get_my_guilds(self, call: Call) -> Reply:
         """The bot's servers, as partial guilds (id, name, icon, owner, permissions, …)."""
         state = self.state
-        partial = [
+        partial: list[JSON] = [
             {
                 "id": str(g.id),
                 "name": g.name,
@@ -849,6 +898,7 @@ class RestApi:
     async def create_message(self, call: Call) -> Reply:
         state = self.state
         channel = self._channel(call)
+        self._check_can_post(channel)
         body = call.json_object()
         nonce = body.get("nonce")
         if isinstance(nonce, str) and len(nonce) > 25:
@@ -957,6 +1007,9 @@ class RestApi:
         await self.hub.dispatch(event, data, intent=self.hub.reaction_intent(channel.id))
 
     async def add_reaction(self, call: Call) -> Reply:
+        channel = self._channel(call)
+        if channel.id in self.state.posting_forbidden:
+            raise DiscordError(403, 50013, "Missing Permissions")
         await self._react(call, self.state.bot_user_id, True)
         return Reply(None, 204)
 

@@ -6,7 +6,7 @@ import asyncio
 import re
 import secrets
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -14,6 +14,7 @@ from aiohttp import web
 
 from . import payloads
 from .cdn import Cdn
+from .components import number_components
 from .gateway import (
     INTENT_GUILD_MEMBERS,
     OP_INVALID_SESSION,
@@ -26,6 +27,7 @@ from .models import (
     INTERACTION_COMPONENT,
     INTERACTION_MODAL_SUBMIT,
     JSON,
+    EditRecord,
     FakeChannel,
     FakeFile,
     FakeGuild,
@@ -133,6 +135,8 @@ class FakeDiscord(DiscordState):
         app.router.add_get("/gateway", self.hub.handle)
         app.router.add_get("/gateway/", self.hub.handle)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self.cdn.handle)
+        app.router.add_get("/avatars/{user_id}/{filename}", self.cdn.avatar)
+        app.router.add_get("/embed/avatars/{index}.png", self.cdn.default_avatar)
         app.router.add_route("*", "/{tail:.*}", self._unknown_path)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
@@ -189,6 +193,7 @@ class FakeDiscord(DiscordState):
 
     @property
     def cdn_base_url(self) -> str:
+        """The CDN root: set `discord.asset.Asset.BASE` to it for avatar URLs the fake serves."""
         return self.http_base
 
     @property
@@ -361,6 +366,86 @@ class FakeDiscord(DiscordState):
             RateLimitRule(method.upper(), re.compile(path_regex), times, retry_after, is_global)
         )
 
+    def enforce_edit_bucket(self, limit: int = 5, per_seconds: float = 5.0) -> None:
+        """Answer 429 to the bot's PATCH /channels/{c}/messages/{m} beyond `limit` edits of
+        one message within `per_seconds` (Discord's ~5 per 5 s); counted in `edit_429s`."""
+        self.edit_bucket = (limit, per_seconds)
+
+    def edits_of(self, message_id: int) -> list[EditRecord]:
+        """Successful edits of a message: (at: time.monotonic(), content, custom_ids)."""
+        return list(self.messages_by_id[message_id].edit_log)
+
+    def forbid_posting(self, channel_id: int) -> None:
+        """Deny the bot Send Messages and Add Reactions in a channel (a member overwrite).
+
+        Create Message and the bot's reactions there then answer 403 code 50013. Editing or
+        deleting the bot's existing messages keeps working (on Discord neither needs Send
+        Messages), and so do interaction responses (they never need channel permissions).
+        """
+        self.posting_forbidden.add(channel_id)
+        self._announce_channel(channel_id)
+
+    def allow_posting(self, channel_id: int) -> None:
+        """Undo forbid_posting."""
+        self.posting_forbidden.discard(channel_id)
+        self._announce_channel(channel_id)
+
+    def _announce_channel(self, channel_id: int) -> None:
+        channel = self.channels[channel_id]
+        if channel.guild_id is not None and self.hub.ready_sessions:
+            self._spawn(self.hub.dispatch("CHANNEL_UPDATE", payloads.channel(self, channel)))
+
+    def close_dms(self, user_id: int) -> None:
+        """The user no longer accepts DMs from the bot: Create Message in the DM channel
+        answers 403 code 50007. Opening the DM channel (POST /users/@me/channels) still works."""
+        self.dms_closed.add(user_id)
+
+    def open_dms(self, user_id: int) -> None:
+        """Undo close_dms."""
+        self.dms_closed.discard(user_id)
+
+    def dm_messages(self, user_id: int) -> list[FakeMessage]:
+        """Messages in the bot's DM channel with the user ([] if it was never opened)."""
+        channel = self.find_dm_channel(user_id)
+        return [] if channel is None else self.channel_messages(channel.id)
+
+    def set_avatar(self, user_id: int, image: bytes) -> str:
+        """Give a user an avatar (PNG, JPEG or WebP bytes); returns its hash.
+
+        Every user object then carries the hash, and the CDN serves the bytes at
+        `{cdn_base_url}/avatars/{user_id}/{hash}.png` (what discord.py builds once
+        `discord.asset.Asset.BASE = fake.cdn_base_url`). A connected bot is told through
+        GUILD_MEMBER_UPDATE (members intent) or, for itself, USER_UPDATE.
+        """
+        avatar = self.store_avatar(user_id, image)
+        if self.hub.ready_sessions:
+            if user_id == self.bot_user_id:
+                me = payloads.user(self.users[user_id])
+                self._spawn(self.hub.dispatch("USER_UPDATE", me))
+            for guild in self.guilds.values():
+                member = guild.members.get(user_id)
+                if member is not None:
+                    data = payloads.member(self, guild, member)
+                    data["guild_id"] = str(guild.id)
+                    update = self.hub.dispatch(
+                        "GUILD_MEMBER_UPDATE", data, intent=INTENT_GUILD_MEMBERS
+                    )
+                    self._spawn(update)
+        return avatar
+
+    async def remove_bot_from_guild(self, guild_id: int) -> int:
+        """The bot is kicked (or the guild deleted): GUILD_DELETE without `unavailable`.
+
+        The guild is forgotten: guild routes answer 404 code 10004 Unknown Guild, its
+        channels 403 code 50001 Missing Access (their messages stay readable through
+        fake.messages). Returns how many sessions got the dispatch.
+        """
+        if guild_id not in self.guilds:
+            raise ValueError(f"the bot is not in guild {guild_id}")
+        self.removed_guilds[guild_id] = self.guilds.pop(guild_id)
+        self.notifier.notify()
+        return await self.hub.dispatch("GUILD_DELETE", {"id": str(guild_id)})
+
     # --- gateway control ---------------------------------------------------------------------
 
     async def dispatch(self, event_name: str, payload: JSON) -> int:
@@ -386,6 +471,8 @@ class FakeDiscord(DiscordState):
     ) -> tuple[int, FakeChannel, FakeGuild | None]:
         uid = user_id if user_id is not None else self.default_user()
         channel = self.channels[channel_id if channel_id is not None else self.channel_id]
+        if channel.guild_id in self.removed_guilds:
+            raise ValueError(f"the bot was removed from guild {channel.guild_id}")
         if uid not in self.users:
             raise ValueError(f"unknown user {uid}: add it with fake.add_member() first")
         guild = self.guilds[channel.guild_id] if channel.guild_id is not None else None
@@ -420,7 +507,7 @@ class FakeDiscord(DiscordState):
             "channel_id": str(channel.id),
             "channel": payloads.channel(self, channel),
             "app_permissions": str(
-                self.member_permissions(guild, self.bot_user_id) if guild is not None else 0
+                self.bot_channel_permissions(guild, channel) if guild is not None else 0
             ),
             "locale": locale,
             "entitlements": [],
@@ -717,30 +804,66 @@ class FakeDiscord(DiscordState):
         opened_by: FakeInteraction,
         values: Mapping[str, str],
         *,
+        files: Mapping[str, Sequence[AttachmentInput]] | None = None,
         locale: str = "en-US",
     ) -> FakeInteraction:
-        """Submit the modal the bot answered `opened_by` with; values by text-input custom_id."""
+        """Submit the modal the bot answered `opened_by` with.
+
+        `values` by text-input custom_id; `files` by file-upload custom_id (a FileUpload,
+        type 19, inside a Label). Uploaded files are stored on the CDN and sent as Discord
+        does: the component's `values` are attachment ids, the objects are in
+        `data.resolved.attachments`.
+        """
         modal = opened_by.modal
         if modal is None:
             raise ValueError(f"interaction {opened_by.id} was not answered with a modal")
         uid, channel, guild = self._context(opened_by.user_id, opened_by.channel_id)
+        uploads = dict(files or {})
+        resolved: JSON = {}
+
+        def upload(component: JSON) -> list[str]:
+            # Refuse what Discord's client would not let a user submit.
+            custom_id = str(component.get("custom_id"))
+            items = uploads.pop(custom_id, ())
+            # Discord's defaults: required, min_values 1, max_values 1.
+            required = component.get("required", True) is not False
+            minimum = component.get("min_values")
+            low = (1 if minimum is None else int(minimum)) if required else 0
+            high = int(component.get("max_values") or 1)
+            if not low <= len(items) <= high:
+                raise ValueError(f"file upload {custom_id!r} takes {low}..{high} files")
+            ids = []
+            for item in items:
+                stored = self._resolved_attachment(channel, _upload(item))
+                attachments = resolved.setdefault("attachments", {})
+                attachments[str(stored.attachment_id)] = payloads.attachment(self, stored)
+                ids.append(str(stored.attachment_id))
+            return ids
 
         def mirror(component: JSON) -> JSON | None:
-            # Echo the modal's layout, carrying the typed-in value for each text input.
+            # Echo the modal's layout (with Discord's numeric ids), carrying what was entered.
             ctype = int(component.get("type", 0))
+            out: JSON = {"type": ctype, "id": component["id"]}
             if ctype == 1:
                 children = [mirror(c) for c in component.get("components") or []]
-                return {"type": 1, "components": [c for c in children if c is not None]}
+                return out | {"components": [c for c in children if c is not None]}
             if ctype == 18 and isinstance(component.get("component"), dict):
                 inner = mirror(component["component"])
-                return None if inner is None else {"type": 18, "component": inner}
+                return None if inner is None else out | {"component": inner}
+            custom_id = str(component.get("custom_id"))
             if ctype == 4:
-                custom_id = str(component.get("custom_id"))
-                return {"type": 4, "custom_id": custom_id, "value": values.get(custom_id, "")}
+                return out | {"custom_id": custom_id, "value": values.get(custom_id, "")}
+            if ctype == 19:
+                return out | {"custom_id": custom_id, "values": upload(component)}
             return None
 
-        components = [m for m in (mirror(c) for c in modal.get("components") or []) if m]
+        layout = number_components(list(modal.get("components") or []))
+        components = [m for m in (mirror(c) for c in layout) if m]
+        if uploads:
+            raise ValueError(f"the modal has no file upload {sorted(uploads)}")
         data: JSON = {"custom_id": str(modal.get("custom_id")), "components": components}
+        if resolved:
+            data["resolved"] = resolved
         source = self.messages_by_id.get(opened_by.source_message_id or 0)
         interaction = self._new_interaction(
             interaction_type=INTERACTION_MODAL_SUBMIT,

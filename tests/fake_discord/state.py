@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import mimetypes
@@ -9,13 +10,14 @@ import secrets
 import time
 
 from . import openapi
-from .cdn import signed_path
-from .components import number_components
+from .cdn import image_type, signed_path
+from .components import custom_ids, number_components
 from .models import (
     CHANNEL_DM,
     CHANNEL_TEXT,
     FLAG_EPHEMERAL,
     JSON,
+    EditRecord,
     FakeChannel,
     FakeFile,
     FakeGuild,
@@ -72,6 +74,8 @@ EVERYONE_PERMISSIONS = (
     | SEND_VOICE_MESSAGES
 )
 BOT_PERMISSIONS = EVERYONE_PERMISSIONS | MANAGE_MESSAGES
+# What fake.forbid_posting denies the bot in a channel (a member permission overwrite).
+POSTING_DENIED = SEND_MESSAGES | ADD_REACTIONS
 
 
 def _image_size(data: bytes) -> tuple[int, int] | None:
@@ -130,6 +134,16 @@ class DiscordState:
         self.rate_limits: list[RateLimitRule] = []
         self.identify_count = 0
         self.resume_count = 0
+
+        # Knobs for Discord's refusals (see FakeDiscord.forbid_posting, close_dms, ...).
+        self.posting_forbidden: set[int] = set()
+        self.dms_closed: set[int] = set()
+        self.removed_guilds: dict[int, FakeGuild] = {}
+        # (user id, avatar hash) -> image bytes, served under /avatars/{user_id}/{hash}.{ext}.
+        self.avatars: dict[tuple[int, str], bytes] = {}
+        # (limit, per_seconds) of the per-message edit bucket; None = not enforced.
+        self.edit_bucket: tuple[int, float] | None = None
+        self.edit_429s = 0
 
         self.application_id = self.ids.next()
         # Like real Discord, the bot user's id equals the application's id.
@@ -213,10 +227,17 @@ class DiscordState:
         guild.members[uid] = member
         return member
 
-    def dm_channel_for(self, user_id: int) -> FakeChannel:
+    def find_dm_channel(self, user_id: int) -> FakeChannel | None:
+        """The bot's DM channel with a user, if it was ever opened."""
         for channel in self.channels.values():
             if channel.type == CHANNEL_DM and channel.recipient_ids == [user_id]:
                 return channel
+        return None
+
+    def dm_channel_for(self, user_id: int) -> FakeChannel:
+        channel = self.find_dm_channel(user_id)
+        if channel is not None:
+            return channel
         channel = FakeChannel(
             id=self.ids.next(), type=CHANNEL_DM, name=None, recipient_ids=[user_id]
         )
@@ -235,6 +256,31 @@ class DiscordState:
             if role is not None:
                 value |= role.permissions
         return ALL_PERMISSIONS if value & ADMINISTRATOR else value
+
+    def permission_overwrites(self, channel: FakeChannel) -> list[JSON]:
+        """The channel's overwrites: only the bot's own, while posting is forbidden there."""
+        if channel.id not in self.posting_forbidden or channel.guild_id is None:
+            return []
+        deny = str(POSTING_DENIED)
+        return [{"id": str(self.bot_user_id), "type": 1, "allow": "0", "deny": deny}]
+
+    def bot_channel_permissions(self, guild: FakeGuild, channel: FakeChannel) -> int:
+        """The bot's permissions in a guild channel (its guild permissions minus overwrites)."""
+        value = self.member_permissions(guild, self.bot_user_id)
+        if channel.id in self.posting_forbidden:
+            value &= ~POSTING_DENIED
+        return value
+
+    def store_avatar(self, user_id: int, data: bytes) -> str:
+        """Keep an avatar image for a user; returns its hash (32 hex digits, like Discord's)."""
+        if user_id not in self.users:
+            raise ValueError(f"unknown user {user_id}")
+        if image_type(data) is None:
+            raise ValueError("an avatar must be PNG, JPEG or WebP bytes")
+        avatar = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        self.avatars[(user_id, avatar)] = data
+        self.users[user_id].avatar = avatar
+        return avatar
 
     # --- files and messages ------------------------------------------------------------------
 
@@ -332,6 +378,7 @@ class DiscordState:
         msg.edits += 1
         msg.edited_at = utcnow()
         msg.content_history.append(msg.content)
+        msg.edit_log.append(EditRecord(time.monotonic(), msg.content, custom_ids(msg.components)))
         self.notifier.notify()
 
     def delete_message(self, msg: FakeMessage) -> None:

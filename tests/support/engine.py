@@ -84,6 +84,8 @@ async def upload_sample_inputs(client: DashScopeClient, *, seconds: float = 4.0)
     )
     detection = await client.detect_face(detect_url, ratio="1:1")
     return PreparedInputs(
+        image_sha256="0" * 64,
+        audio_sha256="0" * 64,
         audio_seconds=seconds,
         image_url=image_url,
         audio_url=audio_url,

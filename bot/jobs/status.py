@@ -1,0 +1,141 @@
+"""What a job's status card says, decided from its row alone (the edge only renders it)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.jobs.models import Job
+from bot.jobs.states import JobState
+from bot.messages import MessageKey, Param, UserMessage
+
+log = logging.getLogger(__name__)
+
+TimeFormat = Callable[[datetime], str]
+"""Writes a moment for the member (on Discord: a relative timestamp that ticks by itself)."""
+
+
+@dataclass(frozen=True)
+class Spot:
+    """Where a waiting job stands: how many go first, and when it should be ready."""
+
+    ahead: int
+    ready_at: datetime | None
+
+
+_STATE_KEYS: dict[JobState, MessageKey] = {
+    JobState.RECEIVED: MessageKey.STATE_CHECKING,
+    JobState.PREPARING: MessageKey.STATE_CHECKING,
+    JobState.QUEUED: MessageKey.STATE_QUEUED,
+    JobState.SUBMITTING: MessageKey.STATE_QUEUED,
+    JobState.SUBMITTED: MessageKey.STATE_QUEUED,
+    JobState.SUCCEEDED: MessageKey.STATE_DELIVERING,
+    JobState.DELIVERING: MessageKey.STATE_DELIVERING,
+    JobState.DELIVERED: MessageKey.STATE_DONE,
+    JobState.REJECTED: MessageKey.STATE_REFUSED,
+    JobState.FAILED: MessageKey.STATE_FAILED,
+    JobState.CANCELED: MessageKey.STATE_CANCELED,
+    JobState.EXPIRED: MessageKey.STATE_EXPIRED,
+}
+
+
+def state_name(job: Job) -> UserMessage:
+    """The job's state in a member's words (rendering once the provider has started it)."""
+    if job.state is JobState.SUBMITTED and job.started_at is not None:
+        return UserMessage(key=MessageKey.STATE_RENDERING)
+    return UserMessage(key=_STATE_KEYS[job.state])
+
+
+def failure_of(job: Job) -> UserMessage | None:
+    """The message a job ended with, rebuilt from its row."""
+    if job.error_key is None:
+        return None
+    try:
+        key = MessageKey(job.error_key)
+        params: dict[str, Param] = json.loads(job.error_detail or "{}")
+    except ValueError:
+        log.warning("job %d has an unknown error key %r", job.id, job.error_key)
+        return UserMessage(key=MessageKey.UNEXPECTED, params={"reference": f"job-{job.id}"})
+    params.setdefault("mention", f"<@{job.user_id}>")
+    params.setdefault("job", job.id)
+    return UserMessage(key=key, params=params)
+
+
+def can_cancel(job: Job) -> bool:
+    """The card offers Cancel while a cancel can still save the charge."""
+    waiting = job.state in (JobState.RECEIVED, JobState.PREPARING, JobState.QUEUED)
+    at_provider = job.state in (JobState.SUBMITTING, JobState.SUBMITTED)
+    return waiting or (at_provider and job.started_at is None)
+
+
+def can_retry(job: Job) -> bool:
+    """Retrying makes sense once a job is over, unless its inputs were refused."""
+    return job.state.is_terminal and job.state is not JobState.REJECTED
+
+
+def card_lines(
+    job: Job,
+    *,
+    spot: Spot | None,
+    paused: bool,
+    result_link: str | None,
+    when: TimeFormat,
+) -> list[UserMessage]:
+    """The lines of the card, top to bottom."""
+    lines = [
+        UserMessage(
+            key=MessageKey.CARD_TITLE, params={"mention": f"<@{job.user_id}>", "job": job.id}
+        )
+    ]
+    if job.retry_of is not None:
+        lines.append(UserMessage(key=MessageKey.CARD_RETRY_OF, params={"original": job.retry_of}))
+    lines.append(_status_line(job, spot=spot, paused=paused, result_link=result_link, when=when))
+    failure = failure_of(job) if job.state.is_terminal else None
+    if failure is not None:
+        lines.append(failure)  # the reason, and what to do next
+    if job.cancel_requested_at is not None and not job.state.is_terminal:
+        lines.append(UserMessage(key=MessageKey.CARD_STOP_REQUESTED))
+    if job.cost_usd is not None and job.video_seconds is not None:
+        lines.append(
+            UserMessage(
+                key=MessageKey.CARD_COST,
+                params={"usd": f"{job.cost_usd:.2f}", "seconds": round(job.video_seconds, 1)},
+            )
+        )
+    elif job.estimate_usd is not None and not job.state.is_terminal:
+        lines.append(
+            UserMessage(key=MessageKey.CARD_ESTIMATE, params={"usd": f"{job.estimate_usd:.2f}"})
+        )
+    if can_retry(job):
+        lines.append(UserMessage(key=MessageKey.CARD_RETRY_HINT))
+    return lines
+
+
+def _status_line(
+    job: Job, *, spot: Spot | None, paused: bool, result_link: str | None, when: TimeFormat
+) -> UserMessage:
+    state = job.state
+    eta = when(spot.ready_at) if spot and spot.ready_at else "?"
+    if state in (JobState.RECEIVED, JobState.PREPARING):
+        return UserMessage(key=MessageKey.CARD_CHECKING)
+    if state in (JobState.QUEUED, JobState.SUBMITTING):
+        if paused:
+            return UserMessage(key=MessageKey.CARD_PAUSED)
+        ahead = spot.ahead if spot else 0
+        return UserMessage(key=MessageKey.CARD_QUEUED, params={"ahead": ahead, "eta": eta})
+    if state is JobState.SUBMITTED:
+        if job.started_at is None:
+            return UserMessage(key=MessageKey.CARD_WAITING_AT_PROVIDER, params={"eta": eta})
+        return UserMessage(
+            key=MessageKey.CARD_RENDERING, params={"since": when(job.started_at), "eta": eta}
+        )
+    if state in (JobState.SUCCEEDED, JobState.DELIVERING):
+        return UserMessage(key=MessageKey.CARD_DELIVERING)
+    if state is JobState.DELIVERED:
+        return UserMessage(key=MessageKey.CARD_DONE, params={"link": result_link or ""})
+    if state is JobState.CANCELED:
+        return UserMessage(key=MessageKey.CARD_CANCELED)
+    return UserMessage(key=MessageKey.CARD_FAILED)
