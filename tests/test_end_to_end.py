@@ -322,7 +322,7 @@ async def test_sync_commands_registers_them_in_one_server_without_starting_the_b
     assert done.returncode == 0, err.decode()
     assert out.decode().strip() == f"Registered 4 commands in server {discord_fake.guild_id}."
     names = {command["name"] for command in discord_fake.registered_commands(discord_fake.guild_id)}
-    assert names == {"emo", "emo-operator"}
+    assert names == {"emo", "emo-admin", "emo-operator", "Animate this voice message"}
     assert discord_fake.identify_count == 0  # it logged in over REST only
     assert discord_fake.violations == []
 
