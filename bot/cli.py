@@ -88,7 +88,7 @@ class CommandLineProgress:
     async def find_delivery(self, job: Job) -> int | None:
         return 0 if self._output.exists() else None
 
-    async def operator_alert(self, text: str) -> None:
+    async def operator_alert(self, text: str, *, guild_id: int | None = None) -> None:
         print(text, file=self._stream, flush=True)
 
 

@@ -15,7 +15,6 @@ class MessageKey(enum.StrEnum):
 
     CHECKING = "checking"
     QUEUED = "queued"
-    RENDERING = "rendering"
     RESULT = "result"
     RESULT_SHRUNK = "result_shrunk"
     RESULT_TOO_LARGE = "result_too_large"
@@ -184,7 +183,6 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "Your video is queued (job #{job}, {ahead} ahead of it). Follow it on its status "
             "card: {link}"
         ),
-        MessageKey.RENDERING: "Rendering your video (job #{job})…",
         MessageKey.RESULT: "{mention} here is your talking portrait ({seconds} s, job #{job}).",
         MessageKey.RESULT_SHRUNK: (
             "{mention} here is your talking portrait ({seconds} s, job #{job}), re-encoded to "

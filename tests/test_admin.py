@@ -311,3 +311,25 @@ async def test_a_servers_settings_shape_where_and_how_its_videos_are_made(
     cards = [m for m in fake.messages(videos) if m.nonce == "emo-card-1"]
     assert len(cards) == 1
     assert fake.violations == []
+
+
+async def test_a_servers_alert_channel_hears_of_its_stuck_renders(
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+) -> None:
+    fake = discord_fake
+    simulator.update_knobs(render_seconds_per_audio_second=0.6)  # about 6 s of rendering
+    await _started(bot_process(EMO_STUCK_TASK_SECONDS="1"), fake)
+    admin = fake.add_member(name="ada", manage_guild=True)
+    alerts = fake.add_channel(fake.guild_id, "alerts")
+    await asyncio.sleep(0.5)  # CHANNEL_CREATE reaches the bot's cache
+    await _command(fake, "emo-admin set", admin, "", alert_channel=alerts)
+    await fake.invoke_slash("emo animate", user_id=admin, attachments=_attachments(fixtures))
+    alert = await fake.wait_for_message(
+        alerts, predicate=lambda m: "rendering for over" in m.content
+    )
+    assert "Job 1" in alert.content
+    await fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    assert fake.violations == []

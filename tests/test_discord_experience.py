@@ -268,6 +268,18 @@ async def test_retry_by_reaction_and_button_works_across_a_restart(
     await click.wait_original_edit(lambda m: "#3" in m.content, timeout=60)
     await _until(lambda: len(_results(discord_fake)) == 3, "the third video", within=90)
     assert len(simulator.submissions) == 3
+
+    # The button refuses a stranger, privately; a server manager may retry for the member.
+    refused = await discord_fake.invoke_component(first.id, "emo:retry:1", user_id=stranger)
+    await refused.wait_original_edit(lambda m: "Only the member" in m.content, timeout=30)
+    await _job_in_state(data, 3, "delivered")
+    manager = discord_fake.add_member(name="max", manage_guild=True)
+    click = await discord_fake.invoke_component(first.id, "emo:retry:1", user_id=manager)
+    await click.wait_original_edit(lambda m: "#4" in m.content, timeout=60)
+    await _until(lambda: len(_results(discord_fake)) == 4, "the fourth video", within=90)
+    fourth = _row(data, 4)
+    assert (fourth["user_id"], fourth["requested_by"]) == (owner, manager)
+    assert len(simulator.submissions) == 4
     assert discord_fake.violations == []
 
 

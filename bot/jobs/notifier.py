@@ -34,6 +34,7 @@ class JobNotifier(Protocol):
         """The id of a result already posted for ``job`` (a crash may have hidden it)."""
         ...
 
-    async def operator_alert(self, text: str) -> None:
-        """Tell the bot's operator about a problem only they can fix (once per problem)."""
+    async def operator_alert(self, text: str, *, guild_id: int | None = None) -> None:
+        """Tell the bot's operator about a problem only they can fix (once per problem);
+        ``guild_id``: the problem concerns that server's job (its admins hear of it too)."""
         ...

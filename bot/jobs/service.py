@@ -720,7 +720,8 @@ class AnimateService:
             self._warned_slow.add(job.id)
             await self._alert(
                 f"Job {job.id} (task {job.task_id}) has been rendering for over "
-                f"{limit.total_seconds() / 3600:.1f} h; the provider stops it at 3 h."
+                f"{limit.total_seconds() / 3600:.1f} h; the provider stops it at 3 h.",
+                guild_id=job.guild_id,
             )
         return False
 
@@ -950,9 +951,9 @@ class AnimateService:
             # Progress display is best effort: it must never stop a job.
             log.exception("job %d progress update failed", job.id)
 
-    async def _alert(self, text: str) -> None:
+    async def _alert(self, text: str, *, guild_id: int | None = None) -> None:
         try:
-            await self.notifier.operator_alert(text)
+            await self.notifier.operator_alert(text, guild_id=guild_id)
         except Exception:
             log.exception("operator alert failed")
 

@@ -16,7 +16,6 @@ MESSAGES: dict[str, str] = {
         "動画を順番待ちに追加しました（ジョブ #{job}、前に {ahead} 件）。進み具合は"
         "ステータスカードで確認できます: {link}"
     ),
-    "rendering": "動画を生成しています（ジョブ #{job}）…",
     "result": "{mention} しゃべるポートレートができました（{seconds} 秒、ジョブ #{job}）。",
     "result_shrunk": (
         "{mention} しゃべるポートレートができました（{seconds} 秒、ジョブ #{job}）。この"

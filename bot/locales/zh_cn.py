@@ -15,7 +15,6 @@ MESSAGES: dict[str, str] = {
     "queued": (
         "您的视频已加入队列（任务 #{job}，前面还有 {ahead} 个）。可在状态卡片中查看进度：{link}"
     ),
-    "rendering": "正在生成您的视频（任务 #{job}）…",
     "result": "{mention} 您的会说话的肖像已生成（{seconds} 秒，任务 #{job}）。",
     "result_shrunk": (
         "{mention} 您的会说话的肖像已生成（{seconds} 秒，任务 #{job}），并已重新编码以符合"

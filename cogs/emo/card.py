@@ -116,11 +116,11 @@ class CardKeeper:
         log.warning("job %d: card update gave up; the sweep will try again", job_id)
 
     async def _show(self, job: Job) -> None:
+        if job.card_message_id == 0:
+            return  # deleted by someone: leave it be
         content = await self.render(job)
         view = job_view(job)
         channel = self._bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        if job.card_message_id == 0:
-            return  # deleted by someone: leave it be
         if job.card_message_id is None:
             message = await channel.send(
                 content,

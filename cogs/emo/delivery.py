@@ -254,14 +254,15 @@ class DiscordNotifier:
                 log.warning("job %d: could not read a history (%s)", job.id, error.status)
         return None
 
-    async def operator_alert(self, text: str) -> None:
-        channel_id = self._bot.settings.emo_alert_channel_id
-        if channel_id is None:
-            return  # the log line written by the core is the alert
-        try:
-            await self._bot.get_partial_messageable(channel_id).send(f"⚠️ {text}")
-        except discord.HTTPException as error:
-            log.warning("could not post the operator alert (%s)", error.status)
+    async def operator_alert(self, text: str, *, guild_id: int | None = None) -> None:
+        """To the bot-wide alert channel, and to the server's own when it set one."""
+        server = await self._bot.core.guilds.settings.get(guild_id) if guild_id else None
+        wanted = (self._bot.settings.emo_alert_channel_id, server and server.alert_channel_id)
+        for channel_id in {channel for channel in wanted if channel}:
+            try:
+                await self._bot.get_partial_messageable(channel_id).send(f"⚠️ {text}")
+            except discord.HTTPException as error:
+                log.warning("could not post the operator alert (%s)", error.status)
 
     async def report_failure(self, job: Job, message: UserMessage) -> None:
         """The card shows the failure; a reply to it mentions the member so they hear of it."""

@@ -64,7 +64,7 @@ class RecordingNotifier:
     async def find_delivery(self, job: Job) -> int | None:
         return next((10_000 + d.job_id for d in self.deliveries if d.job_id == job.id), None)
 
-    async def operator_alert(self, text: str) -> None:
+    async def operator_alert(self, text: str, *, guild_id: int | None = None) -> None:
         self.alerts.append(text)
 
 
