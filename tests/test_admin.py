@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import sqlite3
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from bot.guilds.clock import next_month
 from bot.simulator import Simulator
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
-from tests.test_end_to_end import _attachments, _started
+from tests.support.e2e import attachments, started, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -32,15 +31,6 @@ REFUSED = "Only members with the Manage Server permission can do this."
 def _rows(data: Path, sql: str, *parameters: object) -> list[tuple[object, ...]]:
     with sqlite3.connect(data / "emo-bot.sqlite3") as db:
         return [tuple(row) for row in db.execute(sql, parameters)]
-
-
-async def _until(check: Callable[[], bool], what: str, within: float = 90.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        if loop.time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def _answer(interaction: FakeInteraction, needle: str, within: float = 20.0) -> FakeMessage:
@@ -70,7 +60,7 @@ async def _delivered(data: Path, user: int, count: int = 1) -> list[int]:
             )
         ]
 
-    await _until(lambda: len(ids()) >= count, f"{count} delivered videos of {user}")
+    await until(lambda: len(ids()) >= count, f"{count} delivered videos of {user}")
     return ids()
 
 
@@ -83,14 +73,14 @@ async def test_every_permission_boundary_of_settings_jobs_and_usage(
     member = fake.add_member(name="mia")
     other = fake.add_member(name="olaf")
     admin = fake.add_member(name="ada", manage_guild=True)
-    await _started(bot_process(), fake)
+    await started(bot_process(), fake)
     commands = {c["name"]: c for c in await fake.wait_for_commands(names=["emo", "emo-admin"])}
     # Hidden from members by default; the code checks the permission anyway (below).
     assert commands["emo-admin"]["default_member_permissions"] == str(MANAGE_GUILD)
     emo = {option["name"] for option in commands["emo"]["options"]}
     assert {"animate", "usage", "forget"} <= emo
 
-    await fake.invoke_slash("emo animate", user_id=other, attachments=_attachments(fixtures))
+    await fake.invoke_slash("emo animate", user_id=other, attachments=attachments(fixtures))
     (job,) = await _delivered(data, other)
 
     # A member cannot read or change the settings, list the jobs, or see another's use.
@@ -163,15 +153,15 @@ async def test_jobs_are_accepted_up_to_the_budget_and_the_next_is_refused_with_t
     price = 0.02
     first, second = fake.add_member(name="amy"), fake.add_member(name="ben")
     admin = fake.add_member(name="ada", manage_guild=True)
-    await _started(bot_process(EMO_PRICE_HEAD_USD_PER_SECOND=str(price)), fake)
+    await started(bot_process(EMO_PRICE_HEAD_USD_PER_SECOND=str(price)), fake)
     await fake.wait_for_commands(names=["emo", "emo-admin"])
     # One 10-second video costs about $0.20: the budget takes one, not two.
     await _command(fake, "emo-admin set", admin, "Saved:", monthly_budget_usd=0.3)
 
-    await fake.invoke_slash("emo animate", user_id=first, attachments=_attachments(fixtures))
+    await fake.invoke_slash("emo animate", user_id=first, attachments=attachments(fixtures))
     await _delivered(data, first)
     refused = await fake.invoke_slash(
-        "emo animate", user_id=second, attachments=_attachments(fixtures)
+        "emo animate", user_id=second, attachments=attachments(fixtures)
     )
     resets = int(next_month(datetime.now(UTC)).timestamp())
     answer = await _answer(refused, f"<t:{resets}:F>", within=60)
@@ -217,11 +207,11 @@ async def test_forget_leaves_nothing_of_the_members_media_on_disk(
 ) -> None:
     fake, data = discord_fake, tmp_path / "data"
     forgetful, keeper = fake.add_member(name="fay"), fake.add_member(name="kim")
-    await _started(bot_process(), fake)
+    await started(bot_process(), fake)
     await fake.wait_for_commands(names=["emo"])
     photo, voice = _distinct_photo(fixtures), (fixtures / "voice-note-en.ogg").read_bytes()
     mine = {"image": (photo, "me.jpg", "image/jpeg"), "audio": (voice, "v.ogg", "audio/ogg")}
-    theirs = _attachments(fixtures)
+    theirs = attachments(fixtures)
     theirs["audio"] = ((fixtures / "voice-note-zh.ogg").read_bytes(), "z.ogg", "audio/ogg")
     await fake.invoke_slash("emo animate", user_id=forgetful, attachments=mine)
     await fake.invoke_slash("emo animate", user_id=keeper, attachments=theirs)
@@ -255,19 +245,19 @@ async def test_leaving_a_server_deletes_that_servers_media(
     lobby = fake.add_channel(other_guild, "lobby")
     there = fake.add_member(name="tom", guild_id=other_guild)
     here = fake.add_member(name="hal")
-    await _started(bot_process(), fake)
+    await started(bot_process(), fake)
     await fake.wait_for_commands(names=["emo"])
     await fake.invoke_slash(
-        "emo animate", user_id=there, channel_id=lobby, attachments=_attachments(fixtures)
+        "emo animate", user_id=there, channel_id=lobby, attachments=attachments(fixtures)
     )
-    await fake.invoke_slash("emo animate", user_id=here, attachments=_attachments(fixtures))
+    await fake.invoke_slash("emo animate", user_id=here, attachments=attachments(fixtures))
     (gone,) = await _delivered(data, there)
     (stays,) = await _delivered(data, here)
     media = data / "media"
     assert (media / f"job-{gone}").exists()
 
     await fake.dispatch("GUILD_DELETE", {"id": str(other_guild)})  # the bot was kicked
-    await _until(lambda: not (media / f"job-{gone}").exists(), "the server's media deleted", 20)
+    await until(lambda: not (media / f"job-{gone}").exists(), "the server's media deleted", 20)
     assert (media / f"job-{stays}" / "result.mp4").exists()
     assert _rows(data, "SELECT image_source_url FROM jobs WHERE id = ?", gone) == [("",)]
 
@@ -276,7 +266,7 @@ async def test_a_servers_settings_shape_where_and_how_its_videos_are_made(
     bot_process: BotFactory, discord_fake: FakeDiscord, fixtures: Path, tmp_path: Path
 ) -> None:
     fake = discord_fake
-    await _started(bot_process(), fake)
+    await started(bot_process(), fake)
     admin = fake.add_member(name="ada", manage_guild=True)
     member = fake.add_member(name="bo")
     videos = fake.add_channel(fake.guild_id, "videos")
@@ -290,19 +280,19 @@ async def test_a_servers_settings_shape_where_and_how_its_videos_are_made(
         default_framing="3:4",
         dm_delivery=False,
     )
-    await _until(
+    await until(
         lambda: bool(_rows(tmp_path / "data", "SELECT 1 FROM guild_settings")), "the settings"
     )
 
     # By DM is off in this server: refused at once, before anything is stored.
     refused = await fake.invoke_slash(
-        "emo animate", user_id=member, attachments=_attachments(fixtures), options={"dm": True}
+        "emo animate", user_id=member, attachments=attachments(fixtures), options={"dm": True}
     )
     await _answer(refused, "does not send results by direct message")
     assert _rows(tmp_path / "data", "SELECT id FROM jobs") == []
 
     # Without options: the server's framing, and the card and the video in its channel.
-    await fake.invoke_slash("emo animate", user_id=member, attachments=_attachments(fixtures))
+    await fake.invoke_slash("emo animate", user_id=member, attachments=attachments(fixtures))
     result = await fake.wait_for_message(videos, predicate=lambda m: bool(m.files), timeout=90)
     assert [m for m in fake.messages() if m.files] == []  # nothing in the command's channel
     with av.open(io.BytesIO(result.files[0].data)) as container:
@@ -321,12 +311,12 @@ async def test_a_servers_alert_channel_hears_of_its_stuck_renders(
 ) -> None:
     fake = discord_fake
     simulator.update_knobs(render_seconds_per_audio_second=0.6)  # about 6 s of rendering
-    await _started(bot_process(EMO_STUCK_TASK_SECONDS="1"), fake)
+    await started(bot_process(EMO_STUCK_TASK_SECONDS="1"), fake)
     admin = fake.add_member(name="ada", manage_guild=True)
     alerts = fake.add_channel(fake.guild_id, "alerts")
     await asyncio.sleep(0.5)  # CHANNEL_CREATE reaches the bot's cache
     await _command(fake, "emo-admin set", admin, "", alert_channel=alerts)
-    await fake.invoke_slash("emo animate", user_id=admin, attachments=_attachments(fixtures))
+    await fake.invoke_slash("emo animate", user_id=admin, attachments=attachments(fixtures))
     alert = await fake.wait_for_message(
         alerts, predicate=lambda m: "rendering for over" in m.content
     )

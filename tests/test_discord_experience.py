@@ -14,7 +14,7 @@ from bot.simulator import Simulator
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord, FakeMessage, FakeUpload
 from tests.support.bot_process import BotProcess
-from tests.test_end_to_end import _attachments, _started
+from tests.support.e2e import attachments, started, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -31,16 +31,6 @@ def _rows(data_dir: Path) -> list[dict[str, object]]:
 
 def _row(data_dir: Path, job_id: int) -> dict[str, object]:
     return next(row for row in _rows(data_dir) if row["id"] == job_id)
-
-
-async def _until(check: object, what: str, within: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    assert callable(check)
-    while not check():
-        if loop.time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def _custom_ids(message: FakeMessage) -> list[str]:
@@ -79,7 +69,7 @@ async def _animate(fake: FakeDiscord, fixtures: Path, member: int, **kwargs: obj
     await fake.invoke_slash(
         "emo animate",
         user_id=member,
-        attachments=_attachments(fixtures),
+        attachments=attachments(fixtures),
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -89,7 +79,7 @@ async def _job_in_state(data_dir: Path, job_id: int, *states: str, within: float
         rows = [row for row in _rows(data_dir) if row["id"] == job_id]
         return bool(rows) and rows[0]["state"] in states
 
-    await _until(reached, f"job {job_id} in {states}", within)
+    await until(reached, f"job {job_id} in {states}", within)
 
 
 async def test_the_card_follows_the_job_and_the_result_replies_to_it(
@@ -97,7 +87,7 @@ async def test_the_card_follows_the_job_and_the_result_replies_to_it(
 ) -> None:
     discord_fake.enforce_edit_bucket(limit=5, per_seconds=5.0)
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="erin")
     await _animate(discord_fake, fixtures, member)
     result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
@@ -110,7 +100,7 @@ async def test_the_card_follows_the_job_and_the_result_replies_to_it(
     assert _custom_ids(result) == ["emo:retry:1"]
     # The card went from checking to done, with a link to the result and a Retry button.
     await _job_in_state(tmp_path / "data", 1, "delivered")
-    await _until(lambda: "✅" in _card(discord_fake, 1).content, "the card to show done")
+    await until(lambda: "✅" in _card(discord_fake, 1).content, "the card to show done")
     card = _card(discord_fake, 1)
     assert str(result.id) in card.content
     assert _custom_ids(card) == ["emo:retry:1"]
@@ -126,14 +116,14 @@ async def test_429s_on_card_edits_do_not_lose_its_final_state(
     bot_process: BotFactory, discord_fake: FakeDiscord, fixtures: Path, tmp_path: Path
 ) -> None:
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="fay")
     # More 429s than discord.py retries by itself (5 tries): the bot must try again itself.
     discord_fake.rate_limit("PATCH", r"^/channels/\d+/messages/\d+$", times=12, retry_after=0.2)
     await _animate(discord_fake, fixtures, member)
     await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
     await _job_in_state(tmp_path / "data", 1, "delivered")
-    await _until(
+    await until(
         lambda: _row(tmp_path / "data", 1)["card_state"] == "delivered",
         "the card to catch up",
         within=90,
@@ -154,18 +144,18 @@ async def test_cancel_in_each_state_gives_the_right_outcome_at_the_provider(
     # Slow renders; one task may wait at the provider (look-ahead) whatever the forecast.
     simulator.update_knobs(render_seconds_per_audio_second=2.0)
     bot = bot_process(EMO_LOOKAHEAD="1", EMO_LOOKAHEAD_WINDOW_SECONDS="100000")
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     data = tmp_path / "data"
     members = [discord_fake.add_member(name=name) for name in ("gus", "hal", "ivy")]
     for member in members:
         await _animate(discord_fake, fixtures, member)
-        await _until(
+        await until(
             lambda: len(_rows(data)) >= 1 and _rows(data)[-1]["state"] != "preparing", "intake"
         )
     await _job_in_state(data, 1, "submitted")
     await _job_in_state(data, 2, "submitted")
     await _job_in_state(data, 3, "queued")
-    await _until(lambda: _row(data, 1)["started_at"] is not None, "job 1 to start rendering")
+    await until(lambda: _row(data, 1)["started_at"] is not None, "job 1 to start rendering")
 
     # Queued with us: removed at once, nothing reaches the provider.
     queued = await discord_fake.invoke_slash("emo cancel", user_id=members[2], options={"job": 3})
@@ -189,7 +179,7 @@ async def test_cancel_in_each_state_gives_the_right_outcome_at_the_provider(
         lambda m: "no longer be stopped" in m.content, timeout=30
     )
     assert "charged" in answer.content
-    await _until(
+    await until(
         lambda: (
             "cannot" in _card(discord_fake, 1).content
             or "already started" in _card(discord_fake, 1).content
@@ -206,13 +196,13 @@ async def test_cancel_in_each_state_gives_the_right_outcome_at_the_provider(
 
     # A stranger cannot cancel someone else's job.
     stranger = discord_fake.add_member(name="jon")
-    await _until(lambda: True, "")
+    await until(lambda: True, "")
     refused = await discord_fake.invoke_slash("emo cancel", user_id=stranger, options={"job": 1})
     await refused.wait_original_edit(lambda m: "Only the member" in m.content, timeout=30)
 
     assert len(simulator.submissions) == 2
     assert [c.task_id for c in simulator.cancels] == [task_2]
-    await _until(
+    await until(
         lambda: "🚫" in _card(discord_fake, 3).content and "🚫" in _card(discord_fake, 2).content,
         "the cards to show cancelled",
         within=20,
@@ -236,7 +226,7 @@ async def test_retry_by_reaction_and_button_works_across_a_restart(
 ) -> None:
     data = tmp_path / "data"
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     owner = discord_fake.add_member(name="kim")
     stranger = discord_fake.add_member(name="lou")
     await _animate(discord_fake, fixtures, owner)
@@ -253,7 +243,7 @@ async def test_retry_by_reaction_and_button_works_across_a_restart(
     # The requester's 🔁 (twice, on the result and on the card) runs exactly one more job.
     await discord_fake.add_reaction(first.id, "🔁", user_id=owner)
     await discord_fake.add_reaction(_card(discord_fake, 1).id, "🔁", user_id=owner)
-    await _until(lambda: len(_results(discord_fake)) == 2, "the retried video", within=90)
+    await until(lambda: len(_results(discord_fake)) == 2, "the retried video", within=90)
     await asyncio.sleep(1.0)
     rows = _rows(data)
     assert len(rows) == 2
@@ -266,7 +256,7 @@ async def test_retry_by_reaction_and_button_works_across_a_restart(
     await _restart(bot, discord_fake)
     click = await discord_fake.invoke_component(first.id, "emo:retry:1", user_id=owner)
     await click.wait_original_edit(lambda m: "#3" in m.content, timeout=60)
-    await _until(lambda: len(_results(discord_fake)) == 3, "the third video", within=90)
+    await until(lambda: len(_results(discord_fake)) == 3, "the third video", within=90)
     assert len(simulator.submissions) == 3
 
     # The button refuses a stranger, privately; a server manager may retry for the member.
@@ -276,7 +266,7 @@ async def test_retry_by_reaction_and_button_works_across_a_restart(
     manager = discord_fake.add_member(name="max", manage_guild=True)
     click = await discord_fake.invoke_component(first.id, "emo:retry:1", user_id=manager)
     await click.wait_original_edit(lambda m: "#4" in m.content, timeout=60)
-    await _until(lambda: len(_results(discord_fake)) == 4, "the fourth video", within=90)
+    await until(lambda: len(_results(discord_fake)) == 4, "the fourth video", within=90)
     fourth = _row(data, 4)
     assert (fourth["user_id"], fourth["requested_by"]) == (owner, manager)
     assert len(simulator.submissions) == 4
@@ -287,14 +277,14 @@ async def test_a_japanese_member_gets_japanese_messages_end_to_end(
     bot_process: BotFactory, discord_fake: FakeDiscord, fixtures: Path, tmp_path: Path
 ) -> None:
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="mio")
     interaction = await discord_fake.invoke_slash(
-        "emo animate", user_id=member, attachments=_attachments(fixtures), locale="ja"
+        "emo animate", user_id=member, attachments=attachments(fixtures), locale="ja"
     )
     result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
     await _job_in_state(tmp_path / "data", 1, "delivered")
-    await _until(lambda: "✅" in _card(discord_fake, 1).content, "the card to show done")
+    await until(lambda: "✅" in _card(discord_fake, 1).content, "the card to show done")
     ephemeral = await interaction.wait_original_edit(lambda m: "#1" in m.content, timeout=10)
     card = _card(discord_fake, 1)
     for text in (ephemeral.content, *card.content_history, result.content):
@@ -319,7 +309,7 @@ async def test_the_context_menu_animates_a_members_own_voice_message(
     bot_process: BotFactory, discord_fake: FakeDiscord, fixtures: Path, tmp_path: Path
 ) -> None:
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="nia")
     other = discord_fake.add_member(name="oto")
     portrait = (fixtures / "astronaut.png").read_bytes()
@@ -337,7 +327,7 @@ async def test_the_context_menu_animates_a_members_own_voice_message(
     await discord_fake.submit_modal(
         menu, {}, files={"emo-portrait": [(portrait, "me.png", "image/png")]}
     )
-    await _until(lambda: len(_results(discord_fake)) == 1, "the first video", within=90)
+    await until(lambda: len(_results(discord_fake)) == 1, "the first video", within=90)
 
     # With no photo: asked first, then the member's avatar is used.
     discord_fake.set_avatar(member, portrait)
@@ -348,7 +338,7 @@ async def test_the_context_menu_animates_a_members_own_voice_message(
     assert len(_rows(tmp_path / "data")) == 1  # nothing starts before the member agrees
     (button,) = _custom_ids(question)
     await discord_fake.invoke_component(question.id, button, user_id=member)
-    await _until(lambda: len(_results(discord_fake)) == 2, "the avatar video", within=90)
+    await until(lambda: len(_results(discord_fake)) == 2, "the avatar video", within=90)
     await _job_in_state(tmp_path / "data", 2, "delivered")  # the post precedes its record
     rows = _rows(tmp_path / "data")
     assert [row["state"] for row in rows] == ["delivered", "delivered"]
@@ -360,7 +350,7 @@ async def test_results_reach_the_member_when_the_channel_or_their_dms_are_closed
     bot_process: BotFactory, discord_fake: FakeDiscord, fixtures: Path, tmp_path: Path
 ) -> None:
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="pia")
     data = tmp_path / "data"
 
@@ -375,7 +365,7 @@ async def test_results_reach_the_member_when_the_channel_or_their_dms_are_closed
     # The bot may no longer post in the channel, the command's token lives: its reply.
     discord_fake.forbid_posting(discord_fake.channel_id)
     second = await discord_fake.invoke_slash(
-        "emo animate", user_id=member, attachments=_attachments(fixtures)
+        "emo animate", user_id=member, attachments=attachments(fixtures)
     )
     await _job_in_state(data, 2, "delivered", within=90)
     private = await second.wait_response(lambda m: bool(m.files), timeout=10)
@@ -385,7 +375,7 @@ async def test_results_reach_the_member_when_the_channel_or_their_dms_are_closed
     # ... and once the token is gone: a direct message.
     discord_fake.token_lifetime = 1.0
     third = await discord_fake.invoke_slash(
-        "emo animate", user_id=member, attachments=_attachments(fixtures)
+        "emo animate", user_id=member, attachments=attachments(fixtures)
     )
     await _job_in_state(data, 3, "delivered", within=90)
     (by_dm,) = [m for m in discord_fake.dm_messages(member) if m.files]

@@ -20,6 +20,7 @@ from bot.simulator import Simulator
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord, FakeMessage
 from tests.support.bot_process import BotProcess
+from tests.support.e2e import attachments, started
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -33,21 +34,6 @@ def _video_facts(data: bytes) -> tuple[int, int, float, bool]:
         return video.width, video.height, float(container.duration or 0) / 1e6, has_audio
 
 
-async def _started(bot: BotProcess, fake: FakeDiscord) -> None:
-    await bot.start()
-    try:
-        await fake.wait_for_identify(timeout=60)
-    except TimeoutError:
-        pytest.fail(f"the bot never connected:\n{bot.log_text()}")
-
-
-def _attachments(fixtures: Path, image: str = "astronaut.png") -> dict[str, tuple[bytes, str, str]]:
-    return {
-        "image": ((fixtures / image).read_bytes(), "me.png", "image/png"),
-        "audio": ((fixtures / "voice-note-en.ogg").read_bytes(), "voice-message.ogg", "audio/ogg"),
-    }
-
-
 async def test_animate_posts_the_video_in_the_channel(
     bot_process: BotFactory,
     discord_fake: FakeDiscord,
@@ -56,13 +42,13 @@ async def test_animate_posts_the_video_in_the_channel(
     tmp_path: Path,
 ) -> None:
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     names = {command["name"] for command in discord_fake.registered_commands()}
     assert "emo" in names
 
     member = discord_fake.add_member(name="alice")
     interaction = await discord_fake.invoke_slash(
-        "emo animate", user_id=member, attachments=_attachments(fixtures)
+        "emo animate", user_id=member, attachments=attachments(fixtures)
     )
 
     def is_result(message: FakeMessage) -> bool:
@@ -102,13 +88,11 @@ async def test_a_faceless_photo_is_refused_before_anything_is_submitted(
     blank = io.BytesIO()
     Image.linear_gradient("L").resize((640, 640)).convert("RGB").save(blank, format="PNG")
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="bob")
-    attachments = _attachments(fixtures)
-    attachments["image"] = (blank.getvalue(), "wall.png", "image/png")
-    interaction = await discord_fake.invoke_slash(
-        "emo animate", user_id=member, attachments=attachments
-    )
+    files = attachments(fixtures)
+    files["image"] = (blank.getvalue(), "wall.png", "image/png")
+    interaction = await discord_fake.invoke_slash("emo animate", user_id=member, attachments=files)
     original = await interaction.wait_original_edit(
         lambda message: "could not find a person" in message.content, timeout=60
     )
@@ -123,12 +107,12 @@ async def test_the_built_in_simulator_needs_no_provider_settings(
     bot_process: BotFactory, discord_fake: FakeDiscord, simulator: Simulator, fixtures: Path
 ) -> None:
     bot = bot_process(EMO_PROVIDER="simulator", DASHSCOPE_API_KEY="", DASHSCOPE_BASE_URL="")
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="carol")
     await discord_fake.invoke_slash(
         "emo animate",
         user_id=member,
-        attachments=_attachments(fixtures),
+        attachments=attachments(fixtures),
         options={"framing": "3:4"},
     )
     try:
@@ -213,10 +197,10 @@ async def test_the_video_arrives_after_the_interaction_token_expired(
     discord_fake.token_lifetime = 1.5
     simulator.update_knobs(render_overhead_seconds=3.0)  # renders outlive the token
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="dave")
     interaction = await discord_fake.invoke_slash(
-        "emo animate", user_id=member, attachments=_attachments(fixtures)
+        "emo animate", user_id=member, attachments=attachments(fixtures)
     )
     try:
         result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
@@ -241,10 +225,10 @@ async def test_a_restart_mid_render_resumes_without_a_second_submit(
 ) -> None:
     simulator.update_knobs(render_overhead_seconds=4.0)
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="erin")
     await discord_fake.invoke_slash(
-        "emo animate", user_id=member, attachments=_attachments(fixtures)
+        "emo animate", user_id=member, attachments=attachments(fixtures)
     )
     await _until_submitted(tmp_path / "data")
     assert len(simulator.submissions) == 1
@@ -260,10 +244,10 @@ async def test_a_video_over_the_upload_limit_becomes_a_link_with_the_reason(
 ) -> None:
     discord_fake.upload_limit = 64 * 1024  # before the bot connects: the guild's limit
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="frank")
     await discord_fake.invoke_slash(
-        "emo animate", user_id=member, attachments=_attachments(fixtures, "astronaut.png")
+        "emo animate", user_id=member, attachments=attachments(fixtures, "astronaut.png")
     )
     try:
         result = await discord_fake.wait_for_message(
@@ -286,15 +270,15 @@ async def test_sigterm_mid_render_exits_quickly_and_the_job_arrives_once_after_r
 ) -> None:
     simulator.update_knobs(render_overhead_seconds=3.0)
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="gina")
     await discord_fake.invoke_slash(
-        "emo animate", user_id=member, attachments=_attachments(fixtures)
+        "emo animate", user_id=member, attachments=attachments(fixtures)
     )
     await _until_submitted(tmp_path / "data")
-    started = asyncio.get_running_loop().time()
+    began = asyncio.get_running_loop().time()
     status = await bot.stop(signal.SIGTERM, grace=10.0)
-    took = asyncio.get_running_loop().time() - started
+    took = asyncio.get_running_loop().time() - began
     assert status == 0, bot.log_text()[-3000:]
     assert took < 10.0
     assert "unfinished jobs resume on the next start" in bot.log_text()
@@ -335,10 +319,10 @@ async def test_a_request_caught_by_a_restart_is_told_to_try_again(
 ) -> None:
     simulator.update_knobs(api_latency_seconds=5.0)  # the request is still being checked
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="hugo")
     interaction = await discord_fake.invoke_slash(
-        "emo animate", user_id=member, attachments=_attachments(fixtures)
+        "emo animate", user_id=member, attachments=attachments(fixtures)
     )
     await interaction.wait_original_edit(lambda m: "Checking" in m.content, timeout=30)
     assert await bot.stop(signal.SIGTERM, grace=10.0) == 0
@@ -354,10 +338,10 @@ async def test_a_video_over_the_upload_limit_is_re_encoded_to_fit(
     limit = 120 * 1024
     discord_fake.upload_limit = limit  # the rendered clip is about 135 kB
     bot = bot_process()
-    await _started(bot, discord_fake)
+    await started(bot, discord_fake)
     member = discord_fake.add_member(name="ivy")
     await discord_fake.invoke_slash(
-        "emo animate", user_id=member, attachments=_attachments(fixtures)
+        "emo animate", user_id=member, attachments=attachments(fixtures)
     )
     try:
         result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
