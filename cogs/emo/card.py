@@ -11,7 +11,7 @@ import discord
 
 from bot.jobs.models import Job
 from bot.jobs.states import JobState
-from bot.jobs.status import card_lines
+from bot.jobs.status import Spot, card_lines
 from bot.jobs.store import utcnow
 from bot.messages import MessageKey, UserMessage, render
 from bot.tasks import BackgroundTasks
@@ -28,6 +28,7 @@ MIN_EDIT_INTERVAL = 1.5
 RETRY_DELAYS = (2.0, 5.0, 10.0, 20.0, 40.0)
 SWEEP_INTERVAL = 60.0  # look for cards that fell behind their row (lost edits, restarts)
 SWEEP_REACH = timedelta(days=2)
+FORECAST_REUSE = timedelta(seconds=1)
 
 
 def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
@@ -46,12 +47,19 @@ class CardKeeper:
         self._tasks = BackgroundTasks()
         self._refresh_guilds: set[int | None] = set()
         self._posted: dict[int, asyncio.Event] = {}
+        self._last_forecast: dict[int, Spot] = {}
+        self._forecast_at: datetime | None = None
 
     def start(self) -> None:
         self._tasks.spawn(self._sweep_forever(), name="card-sweeper")
 
     async def close(self) -> None:
         await self._tasks.cancel_all()
+
+    def changed(self, job: Job) -> None:
+        """``job`` changed state: the queue's forecast is out of date, and so is its card."""
+        self._forecast_at = None
+        self.show(job)
 
     def show(self, job: Job) -> None:
         """Bring ``job``'s card up to date soon (coalesced with other changes)."""
@@ -139,8 +147,16 @@ class CardKeeper:
         )
         await self._store.set_card(job.id, message_id=job.card_message_id, shown=job.state)
 
+    async def _forecast(self) -> dict[int, Spot]:
+        """The queue's forecast, shared by the cards rendered within a second (a queue move
+        re-renders every queued card of the server)."""
+        now = utcnow()
+        if self._forecast_at is None or now - self._forecast_at > FORECAST_REUSE:
+            self._last_forecast, self._forecast_at = await self._service.forecast(), now
+        return self._last_forecast
+
     async def render(self, job: Job) -> str:
-        spot = (await self._service.forecast()).get(job.id) if not job.state.is_terminal else None
+        spot = (await self._forecast()).get(job.id) if not job.state.is_terminal else None
         paused = await self._service.gate.current() is not None
         lines = card_lines(
             job, spot=spot, paused=paused, result_link=self._result_link(job), when=_relative

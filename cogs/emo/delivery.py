@@ -76,7 +76,7 @@ class DiscordNotifier:
         return interaction
 
     async def job_changed(self, job: Job) -> None:
-        self._cards.show(job)
+        self._cards.changed(job)
         if job.state is JobState.SUBMITTING or job.state.is_terminal:
             self._cards.refresh_queue(job.guild_id)
         if job.state.is_terminal:
