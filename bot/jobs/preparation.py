@@ -27,6 +27,10 @@ from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL
 
 log = logging.getLogger(__name__)
 
+# A job's converted inputs in its media folder: what a retry starts from.
+CONVERTED_IMAGE = "image.jpg"
+CONVERTED_AUDIO = "audio.mp3"
+
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -135,12 +139,12 @@ class InputPreparer:
             asyncio.to_thread(
                 prepare_image,
                 image_source,
-                folder / "image.jpg",
+                folder / CONVERTED_IMAGE,
                 max_pixels=self._limits.max_pixels,
                 max_side=self._limits.max_image_side,
             ),
             asyncio.to_thread(
-                prepare_audio, audio_source, folder / "audio.mp3", trim=job.trim_audio
+                prepare_audio, audio_source, folder / CONVERTED_AUDIO, trim=job.trim_audio
             ),
         )
         detect_url, image_url, audio_url = await self._publish(job, image, audio)
@@ -163,10 +167,15 @@ class InputPreparer:
             ext_box=Box.from_list(detection.ext_bbox),
         )
 
+    def has_cached_inputs(self, job_id: int) -> bool:
+        """Whether the converted inputs of ``job_id`` are still in the media cache."""
+        cached = self.job_dir(job_id)
+        return all((cached / name).is_file() for name in (CONVERTED_IMAGE, CONVERTED_AUDIO))
+
     def _copy_cached(self, job_id: int, image: Path, audio: Path) -> None:
         cached = self.job_dir(job_id)
         image.parent.mkdir(parents=True, exist_ok=True)
-        for name, destination in (("image.jpg", image), ("audio.mp3", audio)):
+        for name, destination in ((CONVERTED_IMAGE, image), (CONVERTED_AUDIO, audio)):
             if not (cached / name).is_file():
                 raise UserFacingError(MessageKey.RETRY_INPUTS_GONE, job=job_id)
             shutil.copyfile(cached / name, destination)

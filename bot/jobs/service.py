@@ -322,7 +322,7 @@ class AnimateService:
     # -- member actions: cancel and retry ------------------------------------------------
 
     async def cancel(
-        self, job_id: int, *, actor_id: int, actor_manages_server: bool
+        self, job_id: int, *, guild_id: int | None, actor_id: int, actor_manages_server: bool
     ) -> tuple[CancelOutcome, Job | None]:
         """Stop a job if it can still be stopped without a charge.
 
@@ -334,6 +334,8 @@ class AnimateService:
             job = await self._store.get(job_id)
         except KeyError:
             return CancelOutcome.NOT_FOUND, None
+        if job.guild_id != guild_id:
+            return CancelOutcome.NOT_FOUND, None  # another server's job is none of theirs
         if actor_id != job.user_id and not actor_manages_server:
             return CancelOutcome.FORBIDDEN, job
         for _ in range(10):  # the row may move under us (the dispatcher, another process)
@@ -386,11 +388,6 @@ class AnimateService:
             return CancelOutcome.FINISHED
         return CancelOutcome.RUNNING
 
-    def has_cached_inputs(self, job: Job) -> bool:
-        """Whether ``job``'s converted inputs are still in the media cache (for a retry)."""
-        source = self._preparer.job_dir(job.retry_of or job.id)
-        return all((source / name).is_file() for name in ("image.jpg", "audio.mp3"))
-
     async def retry(self, job_id: int, *, actor_id: int, actor_manages_server: bool) -> Accepted:
         """Run a finished job again with the same inputs, for the same member.
 
@@ -403,7 +400,8 @@ class AnimateService:
             raise RetryForbiddenError(job_id)
         if not original.state.is_terminal:
             raise UserFacingError(MessageKey.RETRY_NOT_FINISHED, job=original.id)
-        if not await asyncio.to_thread(self.has_cached_inputs, original):
+        first = original.retry_of or original.id
+        if not await asyncio.to_thread(self._preparer.has_cached_inputs, first):
             raise UserFacingError(MessageKey.RETRY_INPUTS_GONE, job=original.id)
         request = AnimateRequest(
             guild_id=original.guild_id,
@@ -419,7 +417,7 @@ class AnimateService:
             deliver_dm=original.deliver_dm,
             # Every retry points at the first job: its folder holds the inputs, and one
             # pending retry per original is the rule.
-            retry_of=original.retry_of or original.id,
+            retry_of=first,
             requested_by=actor_id,
         )
         log.info("job %d retried by %d", original.id, actor_id)
@@ -814,9 +812,10 @@ class AnimateService:
                 # A bug at the edge must not leave the job stuck in DELIVERING: it counts as
                 # a failed attempt like any other.
                 permanent = isinstance(error, DeliveryError) and error.permanent
-                if not isinstance(error, DeliveryError):
+                if isinstance(error, DeliveryError):
+                    log.warning("job %d delivery attempt %d failed: %s", job.id, attempt, error)
+                else:
                     log.exception("job %d delivery attempt %d failed unexpectedly", job.id, attempt)
-                log.warning("job %d delivery attempt %d failed: %s", job.id, attempt, error)
                 if permanent or attempt == self._limits.delivery_attempts:
                     message = UserMessage(key=MessageKey.DELIVERY_FAILED, params=_who(job))
                     await self._end(job, JobState.FAILED, message)

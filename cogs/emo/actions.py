@@ -147,26 +147,18 @@ class JobActions:
         locale = interaction_locale(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            outcome, job = await self._cancel(interaction, job_id)
+            outcome, job = await self._service.cancel(
+                job_id,
+                guild_id=interaction.guild_id,
+                actor_id=interaction.user.id,
+                actor_manages_server=manages_server(interaction),
+            )
             text = render(UserMessage(key=_CANCEL_KEYS[outcome], params={"job": job_id}), locale)
             if job is not None:
                 self._cards.show(job)
             await interaction.edit_original_response(content=text)
         except Exception as error:
             await report_interaction_error(interaction, error)
-
-    async def _cancel(
-        self, interaction: discord.Interaction[EmoBot], job_id: int
-    ) -> tuple[CancelOutcome, Job | None]:
-        try:
-            job = await self._store.get(job_id)
-        except KeyError:
-            return CancelOutcome.NOT_FOUND, None
-        if job.guild_id != interaction.guild_id:
-            return CancelOutcome.NOT_FOUND, None
-        return await self._service.cancel(
-            job_id, actor_id=interaction.user.id, actor_manages_server=manages_server(interaction)
-        )
 
     # -- retry ---------------------------------------------------------------------------
 
