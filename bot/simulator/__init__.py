@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from .app import SimStateSnapshot
+from .controls import SimStateSnapshot
 from .knobs import RateLimits, SimulatorKnobs
 from .server import Simulator
 from .state import (

@@ -13,9 +13,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from .app import API, SimStateSnapshot, SimulatorApp
+from .app import SimulatorApp
+from .controls import SimStateSnapshot
 from .knobs import SimulatorKnobs, apply_changes
 from .oss import Signer
+from .plumbing import API
 from .scheduler import Scheduler
 from .state import (
     TERMINAL_STATUSES,
