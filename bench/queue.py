@@ -220,8 +220,8 @@ async def run_engine(
         provider = cast(Simulator, _RemoteProvider(base_url))
         async with running_engine(provider, Path(folder), KEY, **engine_settings(scale)) as harness:
             # Settings caps the budget at 20/s, a real provider's quota; scaled time needs more.
-            harness.service.budget = QueryBudget(query_budget(scale))
-            client = harness.service._client
+            harness.core.engine.poller.budget = QueryBudget(query_budget(scale))
+            client = harness.core.client
             get_task = client.get_task
 
             async def observed(task_id: str) -> TaskResponse:
@@ -249,7 +249,7 @@ async def run_engine(
             to_wall = time.time() - time.monotonic()
             for delivery in harness.notifier.deliveries:
                 records[by_job[delivery.job_id]].posted = delivery.at + to_wall
-            for job in await harness.service.store.in_states(list(JobState)):
+            for job in await harness.jobs.in_states(list(JobState)):
                 record = records[by_job[job.id]]
                 record.task_id = job.task_id
                 if job.task_id is not None:

@@ -69,10 +69,8 @@ def _configure_logging(settings: Settings, level: str) -> None:
 
 async def _serve(settings: Settings) -> int:
     # Imported here so a configuration error is reported without loading discord.py.
-    import discord
-
-    from bot.app import open_core
-    from bot.wiring import run_bot
+    from bot.core import open_core
+    from bot.wiring import TokenRejectedError, run_bot
 
     main_task = asyncio.current_task()
     assert main_task is not None
@@ -83,7 +81,7 @@ async def _serve(settings: Settings) -> int:
     try:
         async with open_core(settings) as core:
             await run_bot(core)
-    except discord.LoginFailure:
+    except TokenRejectedError:
         print(
             "Configuration error: DISCORD_TOKEN was rejected by Discord (see .env.example)",
             file=sys.stderr,
@@ -95,16 +93,14 @@ async def _serve(settings: Settings) -> int:
 
 
 async def _sync_commands(settings: Settings, guild_id: int | None) -> int:
-    import discord
-
-    from bot.app import open_core
-    from bot.wiring import sync_commands
+    from bot.core import open_core
+    from bot.wiring import TokenRejectedError, sync_commands
 
     quiet = settings.model_copy(update={"emo_ops_bind": "off"})  # no server for a one-off
     try:
         async with open_core(quiet) as core:
             count = await sync_commands(core, guild_id)
-    except discord.LoginFailure:
+    except TokenRejectedError:
         print("Configuration error: DISCORD_TOKEN was rejected by Discord (see .env.example)")
         return EXIT_CONFIG
     where = f"in server {guild_id}" if guild_id else "globally (may take up to an hour to show)"
@@ -114,15 +110,12 @@ async def _sync_commands(settings: Settings, guild_id: int | None) -> int:
 
 async def _resume_provider(settings: Settings) -> int:
     """Lift the pause for every bot process sharing the database (they read it from there)."""
+    from bot.core import open_database
+    from bot.db.meta import MetaStore
     from bot.jobs.gate import ProviderGate
-    from bot.jobs.store import JobStore
 
-    store = JobStore(settings.database_path)
-    await store.open()
-    try:
-        resumed = await ProviderGate(store).resume("command line")
-    finally:
-        await store.close()
+    async with open_database(settings) as db:
+        resumed = await ProviderGate(MetaStore(db)).resume("command line")
     print("Submissions resumed." if resumed else "Submissions were not paused.")
     return 0
 

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from bot.app import open_core
+from bot.core import Edge, open_core
 from bot.errors import UserFacingError
+from bot.jobs.edge import ResultPost
+from bot.jobs.events import JobEvent, OperatorAlert
 from bot.jobs.models import AnimateRequest, Framing, InputRef, Job, Style
 from bot.jobs.states import JobState
 from bot.messages import UserMessage, render
@@ -47,8 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _plain(message: UserMessage, locale: str) -> str:
+    """A message as the command line prints it: nobody to mention, so no leading gap."""
+    return render(message, locale).strip()
+
+
 class CommandLineProgress:
-    """Prints each stage with the time since start; writes the video where asked."""
+    """The command line's edge: prints each stage with the time since start, and what went
+    wrong in plain words; writes the video where asked."""
 
     def __init__(self, output: Path, stream: TextIO, locale: str) -> None:
         self._output = output
@@ -67,7 +75,16 @@ class CommandLineProgress:
         elapsed = time.monotonic() - self._started
         print(f"[{elapsed:6.1f}s] {text}", file=self._stream, flush=True)
 
-    async def job_changed(self, job: Job) -> None:
+    def edge(self) -> Edge:
+        return Edge(results=self, listen=self.job_changed, alerts=self.alert)
+
+    async def job_changed(self, event: JobEvent) -> None:
+        job = event.after
+        if event.notice is not None:
+            self.failure = event.notice
+            print(_plain(event.notice, self._locale), file=self._stream, flush=True)
+        if not event.state_changed:
+            return
         text = _STAGES.get(job.state)
         if job.state is JobState.SUBMITTED and job.task_id:
             text = f"rendering (provider task {job.task_id})"
@@ -77,19 +94,21 @@ class CommandLineProgress:
             self.final = job
             self.finished.set()
 
-    async def deliver_result(self, job: Job, video: Path) -> int:
-        await asyncio.to_thread(shutil.copyfile, video, self._output)
+    async def upload_limit(self, job: Job) -> int:
+        return 1 << 40  # a file on disk has no upload limit
+
+    async def post(self, job: Job, result: ResultPost) -> int:
+        if result.video is None:
+            print(_plain(result.message, self._locale), file=self._stream, flush=True)
+            return 0
+        await asyncio.to_thread(shutil.copyfile, result.video, self._output)
         return 0
 
-    async def report_failure(self, job: Job, message: UserMessage) -> None:
-        self.failure = message
-        print(render(message, self._locale), file=self._stream, flush=True)
-
-    async def find_delivery(self, job: Job) -> int | None:
+    async def find_posted(self, job: Job) -> int | None:
         return 0 if self._output.exists() else None
 
-    async def operator_alert(self, text: str, *, guild_id: int | None = None) -> None:
-        print(text, file=self._stream, flush=True)
+    async def alert(self, alert: OperatorAlert) -> None:
+        print(_plain(alert.message, self._locale), file=self._stream, flush=True)
 
 
 async def animate(settings: Settings, args: argparse.Namespace, stream: TextIO) -> int:
@@ -102,8 +121,8 @@ async def animate(settings: Settings, args: argparse.Namespace, stream: TextIO) 
             update={"emo_data_dir": Path(scratch), "emo_ops_bind": "off"}
         )
         async with open_core(settings, local_files=True) as core:
-            core.service.attach_notifier(progress)
-            await core.service.start()
+            core.attach(progress.edge())
+            await core.start()
             request = AnimateRequest(
                 guild_id=None,
                 channel_id=0,
@@ -118,7 +137,7 @@ async def animate(settings: Settings, args: argparse.Namespace, stream: TextIO) 
             try:
                 accepted = await core.service.request(request)
             except UserFacingError as refusal:
-                print(render(refusal.message), file=stream, flush=True)
+                print(_plain(refusal.message, "en"), file=stream, flush=True)
                 return EXIT_REFUSED
             progress.stage(f"queued as job {accepted.job.id} ({accepted.ahead} ahead)")
             await progress.finished.wait()

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
-import discord
 from PIL import Image
 from pydantic import SecretStr
 
@@ -30,6 +29,7 @@ from bot.provider.errors import (
 )
 from bot.provider.models import DETECT_MODEL
 from bot.settings import DASHSCOPE_BEIJING, MediaHostKind, ProviderKind, Settings
+from bot.wiring import DiscordCheck, GuildAccess, discord_check
 
 PROBE_TASK_ID = "emo-bot-doctor-probe"
 CHECK_TIMEOUT_SECONDS = 60.0
@@ -126,7 +126,7 @@ class Doctor:
             )
         )
         async with contextlib.AsyncExitStack() as stack:
-            discord_client = await stack.enter_async_context(self._discord_login())
+            discord_login = await stack.enter_async_context(self._discord_login())
             session = await stack.enter_async_context(aiohttp.ClientSession())
             base_url, api_key, where = await stack.enter_async_context(_provider_endpoint(settings))
             client = DashScopeClient(
@@ -137,13 +137,11 @@ class Doctor:
                 await self._timed("media host", self._check_media_host(client, session))
             else:
                 self.report(_warn("media host", "not checked: the DashScope key check failed"))
-            if discord_client is None or discord_client.user is None:
+            if discord_login is None:
                 self.report(_warn("permissions", "not checked: the bot could not log in"))
             else:
                 try:
-                    await asyncio.wait_for(
-                        self._check_permissions(discord_client, discord_client.user.id), 120
-                    )
+                    await asyncio.wait_for(self._check_permissions(*discord_login), 120)
                 except TimeoutError:
                     self.report(
                         _warn("permissions", "could not check: Discord did not answer in time")
@@ -161,62 +159,52 @@ class Doctor:
             )
         return self.report(result)
 
-    # --- Discord ---------------------------------------------------------------------------
+    # --- Discord ----------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _discord_login(self) -> AsyncIterator[discord.Client | None]:
-        """Log in over REST only (no gateway); yield the client, or None when that failed."""
-        from bot.wiring import point_discord_at
-
+    async def _discord_login(self) -> AsyncIterator[tuple[DiscordCheck, int] | None]:
+        """Log in over REST only (no gateway); yield the session and the bot's user id, or
+        None when that failed."""
         settings = self.settings
         token = settings.discord_token
         assert token is not None  # load_settings(require_discord=True)
-        point_discord_at(settings)
-        client = discord.Client(intents=discord.Intents(guilds=True))
-        async with client:
-            try:
-                await asyncio.wait_for(
-                    client.login(token.get_secret_value()), CHECK_TIMEOUT_SECONDS
-                )
-            except discord.LoginFailure:
+        async with discord_check(settings) as check:
+            login = await check.login(token.get_secret_value(), CHECK_TIMEOUT_SECONDS)
+            if login.rejected:
                 self.report(_fail("Discord token", "Discord token rejected", TOKEN_FIX))
-                yield None
-                return
-            except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
+            elif login.user is None or login.user_id is None:
                 self.report(
                     _fail(
                         "Discord token",
                         f"could not reach Discord at {settings.discord_api_base_url} "
-                        f"({type(error).__name__})",
+                        f"({login.problem})",
                         "check the network, and DISCORD_API_BASE_URL if it is set",
                     )
                 )
-                yield None
+            else:
+                self.report(
+                    _pass("Discord token", f"logged in as {login.user} (id {login.user_id})")
+                )
+                yield check, login.user_id
                 return
-            user = client.user
-            assert user is not None  # set by login()
-            self.report(_pass("Discord token", f"logged in as {user} (id {user.id})"))
-            yield client
+            yield None
 
-    async def _check_permissions(self, client: discord.Client, user_id: int) -> None:
-        guild_ids: list[int] = []
+    async def _check_permissions(self, check: DiscordCheck, user_id: int) -> None:
+        guild_ids, problem = await check.guild_ids()
         note = ""
-        try:
-            guild_ids = [guild.id async for guild in client.fetch_guilds(limit=None)]
-        except discord.HTTPException as error:
-            route = "GET /users/@me/guilds"
+        if problem:
             fallback = self.settings.discord_command_guild_id
             if fallback is None:
                 self.report(
                     _warn(
                         "permissions",
-                        f"could not check: {route} answered HTTP {error.status}; set "
-                        "DISCORD_COMMAND_GUILD_ID to check one server",
+                        f"could not check: {problem}; set DISCORD_COMMAND_GUILD_ID to check "
+                        "one server",
                     )
                 )
                 return
             guild_ids = [fallback]
-            note = f" (server list unavailable: {route} answered HTTP {error.status})"
+            note = f" (server list unavailable: {problem})"
         if not guild_ids:
             self.report(
                 _fail(
@@ -227,59 +215,7 @@ class Doctor:
             )
             return
         for guild_id in guild_ids:
-            self.report(await self._check_guild(client, guild_id, user_id, note))
-
-    async def _check_guild(
-        self, client: discord.Client, guild_id: int, user_id: int, note: str
-    ) -> Result:
-        name = f"permissions in server {guild_id}"
-        step = f"GET /guilds/{guild_id}"
-        try:
-            guild = await client.fetch_guild(guild_id)
-            name = f"permissions in {guild.name}"
-            step = f"GET /guilds/{guild_id}/channels"
-            channels = await guild.fetch_channels()
-            step = f"GET /guilds/{guild_id}/members/{user_id}"
-            member = await guild.fetch_member(user_id)
-        except discord.HTTPException as error:
-            return _warn(name, f"could not check: {step} answered HTTP {error.status}")
-        text_channels = [
-            channel for channel in channels if isinstance(channel, discord.TextChannel)
-        ]
-        usable: list[discord.TextChannel] = []
-        blocked: list[str] = []
-        for channel in sorted(text_channels, key=lambda c: c.position):
-            allowed = channel.permissions_for(member)
-            if not allowed.view_channel:
-                continue  # a private channel the bot is not meant to see
-            needed = (
-                allowed.send_messages,
-                allowed.attach_files,
-                allowed.read_message_history,
-                allowed.add_reactions,
-            )
-            if all(needed):
-                usable.append(channel)
-                continue
-            blocked.append(f"#{channel.name}")
-        listed = ", ".join(blocked[:MAX_LISTED_CHANNELS])
-        if len(blocked) > MAX_LISTED_CHANNELS:
-            listed += f" and {len(blocked) - MAX_LISTED_CHANNELS} more"
-        if not usable:
-            seen = f"; missing in {listed}" if listed else "; it sees no text channel"
-            return _fail(
-                name,
-                "the bot cannot view, send messages, attach files, read history and add "
-                f"reactions in any text channel{seen}",
-                PERMISSIONS_FIX,
-            )
-        detail = (
-            f"can view, send, attach files, read history and react in {len(usable)} of "
-            f"{len(text_channels)} text channels"
-        )
-        if listed:
-            detail += f"; cannot send/attach/read history/react in {listed}"
-        return _pass(name, detail + note)
+            self.report(_guild_result(await check.access(guild_id, user_id), note))
 
     # --- DashScope -------------------------------------------------------------------------
 
@@ -336,6 +272,34 @@ class Doctor:
         return _pass(name, f"the provider fetched the probe image ({cost})")
 
 
+def _guild_result(access: GuildAccess, note: str) -> Result:
+    name = (
+        f"permissions in {access.name}"
+        if access.name
+        else f"permissions in server {access.guild_id}"
+    )
+    if access.problem:
+        return _warn(name, f"could not check: {access.problem}")
+    listed = ", ".join(access.blocked[:MAX_LISTED_CHANNELS])
+    if len(access.blocked) > MAX_LISTED_CHANNELS:
+        listed += f" and {len(access.blocked) - MAX_LISTED_CHANNELS} more"
+    if not access.usable:
+        seen = f"; missing in {listed}" if listed else "; it sees no text channel"
+        return _fail(
+            name,
+            "the bot cannot view, send messages, attach files, read history and add "
+            f"reactions in any text channel{seen}",
+            PERMISSIONS_FIX,
+        )
+    detail = (
+        f"can view, send, attach files, read history and react in {access.usable} of "
+        f"{access.text_channels} text channels"
+    )
+    if listed:
+        detail += f"; cannot send/attach/read history/react in {listed}"
+    return _pass(name, detail + note)
+
+
 def _probe_image() -> bytes:
     """A small flat grey JPEG (no face), large enough for the provider's minimum size."""
     buffer = io.BytesIO()
@@ -348,7 +312,7 @@ async def _provider_endpoint(settings: Settings) -> AsyncIterator[tuple[str, Sec
     """The base URL and key to check, and how to name them; EMO_PROVIDER=simulator checks the
     in-process simulator the bot would start."""
     if settings.emo_provider is ProviderKind.SIMULATOR:
-        from bot.app import SIMULATOR_KEY
+        from bot.core import SIMULATOR_KEY
         from bot.simulator import Simulator
 
         simulator = Simulator()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import enum
 import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from bot.locales import ja, zh_cn
 
@@ -53,6 +56,9 @@ class MessageKey(enum.StrEnum):
     WORD_AUDIO = "word_audio"
     PROVIDER_RESUMED = "provider_resumed"
     PROVIDER_NOT_PAUSED = "provider_not_paused"
+    # operator alerts
+    ALERT_PROVIDER_REFUSED = "alert_provider_refused"
+    ALERT_RENDER_SLOW = "alert_render_slow"
     UNEXPECTED = "unexpected"
     # the status card
     CARD_TITLE = "card_title"
@@ -162,16 +168,71 @@ class MessageKey(enum.StrEnum):
     FORGET_NOTHING = "forget_nothing"
 
 
-Param = str | int | float
+class Mention(BaseModel):
+    """A placeholder value: the member a message addresses (the edge writes it its way)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: int
+
+
+class Moment(BaseModel):
+    """A placeholder value: a point in time (on Discord, a timestamp that ticks by itself)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: datetime
+
+
+class MessageLink(BaseModel):
+    """A placeholder value: one of the bot's messages, for a link to it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    guild_id: int | None
+    channel_id: int
+    message_id: int
+
+
+class Phrase(BaseModel):
+    """A placeholder value that is itself a catalogue text, in the member's language."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: MessageKey
+
+
+Param = str | int | float | Mention | Moment | MessageLink | Phrase
+PARAMS = TypeAdapter(dict[str, Param])
+"""Stores and reads back a message's placeholder values (the job row keeps them as JSON)."""
 
 
 class UserMessage(BaseModel):
-    """A message for a member: a key and the values for its placeholders."""
+    """A message for a member: a key and the values for its placeholders. Never markup: the
+    edge that shows it writes mentions, moments and links (``Markup``)."""
 
     model_config = ConfigDict(frozen=True)
 
     key: MessageKey
     params: dict[str, Param] = Field(default_factory=dict)
+
+
+def _plain_moment(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True)
+class Markup:
+    """How an edge writes the placeholder values the catalogue cannot: a member, a moment, a
+    link to a message. The core never writes markup; Discord and the command line differ."""
+
+    mention: Callable[[int], str]
+    moment: Callable[[datetime], str]
+    link: Callable[[MessageLink], str]
+
+
+PLAIN = Markup(mention=lambda _: "", moment=_plain_moment, link=lambda _: "")
+"""Plain text (the command line, logs): nobody to mention, no message to link."""
 
 
 DEFAULT_LOCALE = "en"
@@ -312,6 +373,15 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
         MessageKey.WORD_AUDIO: "audio",
         MessageKey.PROVIDER_RESUMED: "Submissions resumed.",
         MessageKey.PROVIDER_NOT_PAUSED: "Submissions were not paused.",
+        MessageKey.ALERT_PROVIDER_REFUSED: (
+            "DashScope refused the bot's account ({code}: {message}). Submissions are paused "
+            "for every server and jobs keep their place. Fix the account (key, region, "
+            "balance, entitlement); the bot probes it and resumes."
+        ),
+        MessageKey.ALERT_RENDER_SLOW: (
+            "Job {job} (task {task}) has been rendering for over {hours} h; the provider "
+            "stops it at 3 h."
+        ),
         MessageKey.UNEXPECTED: (
             "Something went wrong on our side (reference {reference}). Try again; if it keeps "
             "happening, tell a server admin."
@@ -566,22 +636,38 @@ def choose_locale(member_locale: str | None, server_locale: str | None) -> str:
     return "en-US"
 
 
-def render(message: UserMessage, locale: str | None = None) -> str:
-    """The message's text in ``locale`` (falling back to English), placeholders filled."""
+def render(message: UserMessage, locale: str | None = None, markup: Markup = PLAIN) -> str:
+    """The message's text in ``locale`` (falling back to English), placeholders filled, the
+    typed ones written the way ``markup`` says."""
     table = CATALOGUE[locale_language(locale)]
     template = table.get(message.key, CATALOGUE[DEFAULT_LOCALE][message.key])
-    params = dict(message.params)
-    # A few parameters are words of ours, not data: they are translated too.
-    for name, words in _WORD_PARAMS.items():
-        word = words.get(str(params.get(name)))
-        if word is not None:
-            params[name] = table.get(word, CATALOGUE[DEFAULT_LOCALE][word])
-    return template.format_map(params)
+    return template.format_map(_values(message.params, table, markup))
 
 
-_WORD_PARAMS: dict[str, dict[str, MessageKey]] = {
-    "what": {"image": MessageKey.WORD_IMAGE, "audio": MessageKey.WORD_AUDIO},
-}
+def _values(
+    params: Mapping[str, Param], table: Mapping[MessageKey, str], markup: Markup
+) -> dict[str, str | int | float]:
+    values: dict[str, str | int | float] = {}
+    for name, value in params.items():
+        if isinstance(value, Mention):
+            values[name] = markup.mention(value.user_id)
+        elif isinstance(value, Moment):
+            values[name] = markup.moment(value.at)
+        elif isinstance(value, MessageLink):
+            values[name] = markup.link(value)
+        elif isinstance(value, Phrase):
+            values[name] = table.get(value.key, CATALOGUE[DEFAULT_LOCALE][value.key])
+        else:
+            values[name] = value
+    # Rows written before Phrase existed name the two words as plain text.
+    what = values.get("what")
+    legacy = _LEGACY_WORDS.get(what) if isinstance(what, str) else None
+    if legacy is not None:
+        values["what"] = table.get(legacy, CATALOGUE[DEFAULT_LOCALE][legacy])
+    return values
+
+
+_LEGACY_WORDS = {"image": MessageKey.WORD_IMAGE, "audio": MessageKey.WORD_AUDIO}
 
 
 def placeholders(template: str) -> frozenset[str]:

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     discord_cdn_base_url: AnyHttpUrl = AnyHttpUrl(DISCORD_CDN)  # avatars are fetched from here
     discord_command_guild_id: int | None = Field(default=None, gt=0)
     emo_data_dir: Path = Path("./data")
+    # How long a write waits for another process holding the SQLite file's write lock.
+    emo_sqlite_busy_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     emo_provider: ProviderKind = ProviderKind.DASHSCOPE
     emo_attachment_hosts: Annotated[tuple[str, ...], NoDecode] = DISCORD_ATTACHMENT_HOSTS
     emo_max_input_bytes: int = Field(default=25 * 1024 * 1024, gt=0)

@@ -1,8 +1,10 @@
-"""Background tasks that are kept, logged when they fail, and cancelled together."""
+"""Background tasks that are kept, logged when they fail, and cancelled together; and the
+alarm clock that lets a loop sleep until it is woken."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -38,3 +40,20 @@ class BackgroundTasks:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class Wakeup:
+    """A loop's alarm clock: it sleeps until a deadline, or until someone rings. A ring while
+    the loop is busy is kept for its next sleep."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def ring(self) -> None:
+        self._event.set()
+
+    async def sleep(self, seconds: float | None) -> None:
+        """Wait up to ``seconds`` (None: until rung)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+        self._event.clear()

@@ -1,22 +1,28 @@
-"""Builds the discord.py client around the core and loads the cogs.
+"""Builds the discord.py client around the core, loads the cogs, connects their edge to the
+core; and the doctor's Discord checks.
 
 The only module of ``bot`` that imports discord.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import Core
+from bot.core import Core, Edge
 from bot.errors import UserFacingError
 from bot.messages import MessageKey, UserMessage, choose_locale, render
 from bot.settings import Settings
@@ -78,6 +84,8 @@ class EmoBot(commands.Bot):
 
     def __init__(self, core: Core, *, serve: bool = True) -> None:
         self._serve = serve  # False: only log in (to sync commands), no jobs are run
+        self._edge: Edge | None = None
+        self._translator: app_commands.Translator | None = None
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
@@ -91,17 +99,35 @@ class EmoBot(commands.Bot):
     def settings(self) -> Settings:
         return self.core.settings
 
+    def use_edge(self, edge: Edge) -> None:
+        """An extension's way of showing jobs on Discord; connected to the core at start."""
+        self._edge = edge
+
+    def use_translator(self, translator: app_commands.Translator) -> None:
+        """An extension's command localizations."""
+        self._translator = translator
+
     async def setup_hook(self) -> None:
         self.core.ops.set_gateway_check(lambda: self.is_ready() and not self.is_closed())
-        # Imported here: bot/ does not import the cogs at module level.
-        from cogs.emo.translator import CatalogueTranslator
-
-        await self.tree.set_translator(CatalogueTranslator())  # command localizations
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        if self._translator is not None:
+            await self.tree.set_translator(self._translator)  # command localizations
         if self._serve:
-            await self.core.service.start()
+            if self._edge is None:
+                raise RuntimeError("no extension gave the core its Discord edge")
+            self.core.attach(self._edge)
+            await self.core.start()
             await self.sync_commands_if_changed()
+
+    async def close(self) -> None:
+        """Stop in order: the extensions tell requests in progress to come back (their rows
+        resume on the next start), the core stops its loops, then Discord closes."""
+        for extension in tuple(self.extensions):
+            with contextlib.suppress(commands.ExtensionError):
+                await self.unload_extension(extension)
+        await self.core.close()
+        await super().close()
 
     async def sync_commands_if_changed(
         self, *, force: bool = False, guild_id: int | None = None
@@ -123,12 +149,12 @@ class EmoBot(commands.Bot):
         digest = hashlib.sha256(
             json.dumps([guild_id, payload], sort_keys=True).encode()
         ).hexdigest()
-        store = self.core.store
-        if not force and await store.get_meta(COMMANDS_HASH_KEY) == digest:
+        meta = self.core.meta
+        if not force and await meta.get(COMMANDS_HASH_KEY) == digest:
             log.info("app commands unchanged; not syncing")
             return 0
         synced = await self.tree.sync(guild=guild)
-        await store.set_meta(COMMANDS_HASH_KEY, digest)
+        await meta.set(COMMANDS_HASH_KEY, digest)
         log.info(
             "synced %d app commands (%s)",
             len(synced),
@@ -140,22 +166,120 @@ class EmoBot(commands.Bot):
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
 
 
+class TokenRejectedError(Exception):
+    """Discord refused DISCORD_TOKEN."""
+
+
 async def sync_commands(core: Core, guild_id: int | None) -> int:
     """Log in, register the commands (in one server, or globally), log out."""
     point_discord_at(core.settings)
     bot = EmoBot(core, serve=False)
     token = core.settings.discord_token
     assert token is not None  # load_settings() requires it
-    async with bot:
-        await bot.login(token.get_secret_value())
-        return await bot.sync_commands_if_changed(force=True, guild_id=guild_id)
+    try:
+        async with bot:
+            await bot.login(token.get_secret_value())
+            return await bot.sync_commands_if_changed(force=True, guild_id=guild_id)
+    except discord.LoginFailure:
+        raise TokenRejectedError from None
 
 
 async def run_bot(core: Core) -> None:
     """Connect to Discord and serve until cancelled."""
     point_discord_at(core.settings)
     bot = EmoBot(core)
-    async with bot:
-        token = core.settings.discord_token
-        assert token is not None  # load_settings() requires it for the bot
-        await bot.start(token.get_secret_value())
+    token = core.settings.discord_token
+    assert token is not None  # load_settings() requires it for the bot
+    try:
+        async with bot:
+            await bot.start(token.get_secret_value())
+    except discord.LoginFailure:
+        raise TokenRejectedError from None
+
+
+# --- the doctor's Discord checks (bot/doctor.py words them) ----------------------------------
+
+
+@dataclass(frozen=True)
+class Login:
+    """How a REST login went: ``user`` (name and id) on success, else ``problem``."""
+
+    user: str | None = None
+    user_id: int | None = None
+    rejected: bool = False  # the token was refused
+    problem: str = ""  # why Discord could not be reached
+
+
+@dataclass(frozen=True)
+class GuildAccess:
+    """What the bot may do in one server's text channels."""
+
+    guild_id: int
+    name: str | None = None
+    problem: str = ""  # a step that could not be read ("GET /guilds/1 answered HTTP 403")
+    text_channels: int = 0
+    usable: int = 0  # where it can view, send, attach files, read history and react
+    blocked: list[str] = field(default_factory=list)  # visible channels missing a permission
+
+
+class DiscordCheck:
+    """A REST-only session (no gateway) for checking the token and the permissions."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    async def login(self, token: str, within: float) -> Login:
+        try:
+            await asyncio.wait_for(self._client.login(token), within)
+        except discord.LoginFailure:
+            return Login(rejected=True)
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
+            return Login(problem=type(error).__name__)
+        user = self._client.user
+        assert user is not None  # set by login()
+        return Login(user=str(user), user_id=user.id)
+
+    async def guild_ids(self) -> tuple[list[int], str]:
+        """The servers the bot is in; on failure, none and why."""
+        try:
+            return [guild.id async for guild in self._client.fetch_guilds(limit=None)], ""
+        except discord.HTTPException as error:
+            return [], f"GET /users/@me/guilds answered HTTP {error.status}"
+
+    async def access(self, guild_id: int, user_id: int) -> GuildAccess:
+        step = f"GET /guilds/{guild_id}"
+        name: str | None = None
+        try:
+            guild = await self._client.fetch_guild(guild_id)
+            name = guild.name
+            step = f"GET /guilds/{guild_id}/channels"
+            channels = await guild.fetch_channels()
+            step = f"GET /guilds/{guild_id}/members/{user_id}"
+            member = await guild.fetch_member(user_id)
+        except discord.HTTPException as error:
+            return GuildAccess(guild_id, name, problem=f"{step} answered HTTP {error.status}")
+        text = [channel for channel in channels if isinstance(channel, discord.TextChannel)]
+        usable, blocked = 0, []
+        for channel in sorted(text, key=lambda c: c.position):
+            allowed = channel.permissions_for(member)
+            if not allowed.view_channel:
+                continue  # a private channel the bot is not meant to see
+            needed = (
+                allowed.send_messages,
+                allowed.attach_files,
+                allowed.read_message_history,
+                allowed.add_reactions,
+            )
+            if all(needed):
+                usable += 1
+            else:
+                blocked.append(f"#{channel.name}")
+        return GuildAccess(guild_id, name, text_channels=len(text), usable=usable, blocked=blocked)
+
+
+@contextlib.asynccontextmanager
+async def discord_check(settings: Settings) -> AsyncIterator[DiscordCheck]:
+    point_discord_at(settings)
+    client = discord.Client(intents=discord.Intents(guilds=True))
+    async with client:
+        yield DiscordCheck(client)

@@ -16,7 +16,7 @@ import av
 import pytest
 from PIL import Image
 
-from bot.guilds.clock import next_month
+from bot.clock import next_month
 from bot.simulator import Simulator
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage

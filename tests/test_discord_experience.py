@@ -24,9 +24,15 @@ CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
 def _rows(data_dir: Path) -> list[dict[str, object]]:
+    """Every job's row, with what its card shows (the Discord edge's own table)."""
     with sqlite3.connect(data_dir / "emo-bot.sqlite3") as db:
         db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM jobs ORDER BY id")]
+        rows = db.execute(
+            "SELECT jobs.*, job_cards.shown_state AS card_state,"
+            " job_cards.message_id AS card_message_id FROM jobs"
+            " LEFT JOIN job_cards ON job_cards.job_id = jobs.id ORDER BY jobs.id"
+        )
+        return [dict(row) for row in rows]
 
 
 def _row(data_dir: Path, job_id: int) -> dict[str, object]:
@@ -108,7 +114,12 @@ async def test_the_card_follows_the_job_and_the_result_replies_to_it(
     assert "emo:cancel:1" in card.edit_log[0].custom_ids or card.components
     # Coalesced: no edit ran into Discord's per-message bucket.
     assert discord_fake.edit_429s == 0
-    assert _row(tmp_path / "data", 1)["card_state"] == "delivered"
+    # The card's record is written once its edit returned: it follows the edit shortly.
+    await until(
+        lambda: _row(tmp_path / "data", 1)["card_state"] == "delivered",
+        "the card's record to show done",
+        within=10,
+    )
     assert discord_fake.violations == []
 
 

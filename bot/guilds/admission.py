@@ -9,16 +9,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-import aiosqlite
-
+from bot.clock import Clock, day_start, month_start, next_day, next_month, system_clock
 from bot.errors import UserFacingError
-from bot.guilds import ledger
-from bot.guilds.clock import Clock, day_start, month_start, next_day, next_month, system_clock
 from bot.guilds.money import usd
 from bot.guilds.settings import GuildSettings, GuildSettingsStore
+from bot.jobs.admission import QueueEntry
 from bot.jobs.models import Job
-from bot.jobs.states import JobState
-from bot.jobs.store import Caps, JobStore, JobUpdate
+from bot.jobs.repository import Caps, JobRepository, LedgerView
 from bot.messages import MessageKey
 from bot.provider.pricing import Prices
 
@@ -36,18 +33,19 @@ def _unix(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-class Admission:
-    """Per-server caps at intake, quotas and the budget when a job enters the queue."""
+class GuildAdmission:
+    """The engine's Admission, per server: caps at intake, quotas and the budget when a job
+    enters the queue."""
 
     def __init__(
         self,
         *,
-        store: JobStore,
+        jobs: JobRepository,
         guilds: GuildSettingsStore,
         prices: Prices,
         clock: Clock = system_clock,
     ) -> None:
-        self._store = store
+        self._jobs = jobs
         self._guilds = guilds
         self._prices = prices
         self._clock = clock
@@ -60,10 +58,10 @@ class Admission:
         """What the video should cost: its length (the audio's) times the framing's price."""
         return self._prices.cost(audio_seconds, job.framing.value)
 
-    async def intake(self, guild_id: int | None, user_id: int) -> Caps:
+    async def caps(self, guild_id: int | None, user_id: int) -> Caps:
         """The server's caps for a new job's row. Refuses at once (QuotaExceededError), before
         anything is downloaded, when the member's allowance or the server's budget is used
-        up; whether the video itself fits is known only once its length is (``queue``)."""
+        up; whether the video itself fits is known only once its length is (``entry``)."""
         settings = await self._guilds.get(guild_id)
         if guild_id is not None:
             await self._check_used_up(guild_id, user_id, settings)
@@ -73,11 +71,11 @@ class Admission:
         )
 
     async def _check_used_up(self, guild_id: int, user_id: int, settings: GuildSettings) -> None:
-        now, db = self._clock(), self._store.db
+        now, ledger = self._clock(), self._jobs
         limit = settings.seconds_per_day
         if limit is not None:
             day = await ledger.totals(
-                db, guild_id=guild_id, user_id=user_id, since=day_start(now), until=next_day(now)
+                guild_id=guild_id, user_id=user_id, since=day_start(now), until=next_day(now)
             )
             if day.seconds >= limit - _EPSILON:
                 log.info("member %d of guild %d has no video seconds left today", user_id, guild_id)
@@ -90,7 +88,7 @@ class Admission:
         budget = settings.monthly_budget_usd
         if budget is not None:
             month = await ledger.totals(
-                db, guild_id=guild_id, since=month_start(now), until=next_month(now)
+                guild_id=guild_id, since=month_start(now), until=next_month(now)
             )
             if month.cost_usd >= budget - _EPSILON:
                 log.info("guild %d has used its monthly budget", guild_id)
@@ -101,86 +99,78 @@ class Admission:
                     resets_at=_unix(next_month(now)),
                 )
 
-    async def queue(self, job: Job, update: JobUpdate) -> Job:
-        """Move a prepared job to QUEUED with its estimate, if its server's quotas allow.
-
-        Raises QuotaExceededError (nothing written) naming the limit, the use so far and when
-        it resets; StaleJobStateError if the row left PREPARING meanwhile.
-        """
-        seconds = update.audio_seconds if update.audio_seconds is not None else job.audio_seconds
-        estimate = self.estimate(job, seconds or 0.0)
-        update = update.model_copy(update={"estimate_usd": estimate})
+    async def entry(self, job: Job, audio_seconds: float) -> QueueEntry:
+        """The estimate, and the check that the server's quotas allow it, which runs in the
+        transaction that queues the job: it raises QuotaExceededError (nothing written)
+        naming the limit, the use so far and when it resets."""
+        estimate = self.estimate(job, audio_seconds)
         if job.guild_id is None:
             # Outside a server (the command line) there is no one to set limits.
-            return await self._store.transition(job, JobState.QUEUED, update)
+            return QueueEntry(estimate_usd=estimate)
         settings = await self._guilds.get(job.guild_id)
         now = self._clock()
 
-        async def within_limits(db: aiosqlite.Connection) -> None:
-            await self._check(db, job, settings, seconds or 0.0, estimate, now)
+        async def within_limits(ledger: LedgerView) -> None:
+            if settings.seconds_per_day is not None:
+                await self._check_day(ledger, job, settings.seconds_per_day, audio_seconds, now)
+            if settings.monthly_budget_usd is not None:
+                await self._check_month(ledger, job, settings.monthly_budget_usd, estimate, now)
 
-        return await self._store.transition(job, JobState.QUEUED, update, guard=within_limits)
+        return QueueEntry(estimate_usd=estimate, guard=within_limits)
 
-    async def _check(
-        self,
-        db: aiosqlite.Connection,
-        job: Job,
-        settings: GuildSettings,
-        seconds: float,
-        estimate: float,
-        now: datetime,
+    async def _check_day(
+        self, ledger: LedgerView, job: Job, limit: int, seconds: float, now: datetime
     ) -> None:
         assert job.guild_id is not None
-        limit = settings.seconds_per_day
-        if limit is not None:
-            used = await ledger.totals(
-                db,
-                guild_id=job.guild_id,
-                user_id=job.user_id,
-                since=day_start(now),
-                until=next_day(now),
-                excluding=job.id,
+        used = await ledger.totals(
+            guild_id=job.guild_id,
+            user_id=job.user_id,
+            since=day_start(now),
+            until=next_day(now),
+            excluding=job.id,
+        )
+        if used.seconds + seconds > limit + _EPSILON:
+            log.info(
+                "job %d refused: member %d has %.1f of %d s today, needs %.1f",
+                job.id,
+                job.user_id,
+                used.seconds,
+                limit,
+                seconds,
             )
-            if used.seconds + seconds > limit + _EPSILON:
-                log.info(
-                    "job %d refused: member %d has %.1f of %d s today, needs %.1f",
-                    job.id,
-                    job.user_id,
-                    used.seconds,
-                    limit,
-                    seconds,
-                )
-                raise QuotaExceededError(
-                    MessageKey.QUOTA_DAILY_SECONDS,
-                    needed=round(seconds, 1),
-                    used=round(used.seconds, 1),
-                    left=round(max(0.0, limit - used.seconds), 1),
-                    limit=limit,
-                    resets_at=_unix(next_day(now)),
-                )
-        budget = settings.monthly_budget_usd
-        if budget is not None:
-            spent = await ledger.totals(
-                db,
-                guild_id=job.guild_id,
-                since=month_start(now),
-                until=next_month(now),
-                excluding=job.id,
+            raise QuotaExceededError(
+                MessageKey.QUOTA_DAILY_SECONDS,
+                needed=round(seconds, 1),
+                used=round(used.seconds, 1),
+                left=round(max(0.0, limit - used.seconds), 1),
+                limit=limit,
+                resets_at=_unix(next_day(now)),
             )
-            if spent.cost_usd + estimate > budget + _EPSILON:
-                log.info(
-                    "job %d refused: guild %d spent %.4f of %.2f USD, needs %.4f",
-                    job.id,
-                    job.guild_id,
-                    spent.cost_usd,
-                    budget,
-                    estimate,
-                )
-                raise QuotaExceededError(
-                    MessageKey.QUOTA_MONTHLY_BUDGET,
-                    estimate=usd(estimate),
-                    spent=usd(spent.cost_usd),
-                    left=usd(max(0.0, budget - spent.cost_usd)),
-                    budget=usd(budget),
-                    resets_at=_unix(next_month(now)),
-                )
+
+    async def _check_month(
+        self, ledger: LedgerView, job: Job, budget: float, estimate: float, now: datetime
+    ) -> None:
+        assert job.guild_id is not None
+        spent = await ledger.totals(
+            guild_id=job.guild_id,
+            since=month_start(now),
+            until=next_month(now),
+            excluding=job.id,
+        )
+        if spent.cost_usd + estimate > budget + _EPSILON:
+            log.info(
+                "job %d refused: guild %d spent %.4f of %.2f USD, needs %.4f",
+                job.id,
+                job.guild_id,
+                spent.cost_usd,
+                budget,
+                estimate,
+            )
+            raise QuotaExceededError(
+                MessageKey.QUOTA_MONTHLY_BUDGET,
+                estimate=usd(estimate),
+                spent=usd(spent.cost_usd),
+                left=usd(max(0.0, budget - spent.cost_usd)),
+                budget=usd(budget),
+                resets_at=_unix(next_month(now)),
+            )

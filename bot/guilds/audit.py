@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import UserFacingError
 from bot.guilds.access import Viewer
+from bot.jobs.models import Job
+from bot.jobs.repository import JobRepository, JobSearch
 from bot.jobs.states import JobState
-from bot.jobs.store import JobStore
 from bot.messages import MessageKey
 
 PAGE_SIZE = 10
@@ -87,65 +89,46 @@ class AuditPage(BaseModel):
     total: int
 
 
-_COLUMNS = (
-    "id, user_id, requested_by, channel_id, state, created_at, audio_seconds, video_seconds,"
-    " cost_usd, estimate_usd, image_sha256, audio_sha256, inputs_purged_at"
-)
+def _entry(job: Job) -> AuditEntry:
+    return AuditEntry(
+        job_id=job.id,
+        user_id=job.user_id,
+        requested_by=job.requested_by,
+        channel_id=job.channel_id,
+        state=job.state,
+        created_at=job.created_at,
+        audio_seconds=job.audio_seconds,
+        video_seconds=job.video_seconds,
+        cost_usd=job.cost_usd,
+        estimate_usd=job.estimate_usd,
+        image_sha256=job.image_sha256,
+        audio_sha256=job.audio_sha256,
+        media_deleted=job.inputs_purged_at is not None,
+    )
 
 
 class JobAudit:
     """Lists a server's jobs for its managers, newest first."""
 
-    def __init__(self, store: JobStore) -> None:
-        self._store = store
+    def __init__(self, jobs: JobRepository) -> None:
+        self._jobs = jobs
 
     async def page(self, viewer: Viewer, query: AuditQuery) -> AuditPage:
         viewer.require_manager()
-        where: list[str] = ["guild_id = ?"]
-        parameters: list[object] = [viewer.guild_id]
-        if query.user_id is not None:
-            where.append("user_id = ?")
-            parameters.append(query.user_id)
-        if query.state is not None:
-            where.append("state = ?")
-            parameters.append(query.state.value)
-        if query.since is not None:
-            where.append("created_at >= ?")
-            parameters.append(_midnight(query.since).isoformat())
-        if query.until is not None:
-            where.append("created_at < ?")
-            parameters.append(_midnight(query.until + timedelta(days=1)).isoformat())
-        condition = " AND ".join(where)
-        db = self._store.db
-        row = await (
-            await db.execute(f"SELECT COUNT(*) FROM jobs WHERE {condition}", parameters)
-        ).fetchone()
-        total = int(row[0]) if row else 0
+        search = JobSearch(
+            guild_id=viewer.guild_id,
+            user_id=query.user_id,
+            state=query.state,
+            created_since=_midnight(query.since) if query.since else None,
+            created_before=_midnight(query.until + timedelta(days=1)) if query.until else None,
+            limit=PAGE_SIZE,
+        )
+        total, jobs = await self._jobs.search(replace(search, offset=(query.page - 1) * PAGE_SIZE))
         pages = max(1, math.ceil(total / PAGE_SIZE))
         page = min(query.page, pages)
-        cursor = await db.execute(
-            f"SELECT {_COLUMNS} FROM jobs WHERE {condition} ORDER BY id DESC LIMIT ? OFFSET ?",
-            [*parameters, PAGE_SIZE, (page - 1) * PAGE_SIZE],
-        )
-        entries = [
-            AuditEntry(
-                job_id=r[0],
-                user_id=r[1],
-                requested_by=r[2],
-                channel_id=r[3],
-                state=JobState(r[4]),
-                created_at=datetime.fromisoformat(r[5]),
-                audio_seconds=r[6],
-                video_seconds=r[7],
-                cost_usd=r[8],
-                estimate_usd=r[9],
-                image_sha256=r[10],
-                audio_sha256=r[11],
-                media_deleted=r[12] is not None,
-            )
-            for r in await cursor.fetchall()
-        ]
-        return AuditPage(entries=entries, page=page, pages=pages, total=total)
+        if page != query.page:  # past the last page: show the last one
+            _, jobs = await self._jobs.search(replace(search, offset=(page - 1) * PAGE_SIZE))
+        return AuditPage(entries=[_entry(job) for job in jobs], page=page, pages=pages, total=total)
 
 
 def _midnight(day: date) -> datetime:

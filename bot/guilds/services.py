@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.guilds.admission import Admission
+from bot.clock import Clock, system_clock
+from bot.guilds.admission import GuildAdmission
 from bot.guilds.audit import JobAudit
-from bot.guilds.clock import Clock, system_clock
+from bot.guilds.repository import GuildRepository
 from bot.guilds.retention import MediaJanitor, RetentionPolicy
 from bot.guilds.settings import GuildSettingsStore, bot_defaults
 from bot.guilds.usage import UsageReports
-from bot.jobs.store import JobStore
+from bot.jobs.repository import JobRepository
+from bot.media.cache import MediaCache
 from bot.provider.pricing import Prices
 from bot.settings import Settings
 
@@ -21,7 +23,7 @@ class GuildServices:
     """Per-server settings, admission (caps, quotas, budget), usage, audit and retention."""
 
     settings: GuildSettingsStore
-    admission: Admission
+    admission: GuildAdmission
     usage: UsageReports
     audit: JobAudit
     retention: MediaJanitor
@@ -38,18 +40,26 @@ def prices_from(settings: Settings) -> Prices:
 
 
 def build_guild_services(
-    settings: Settings, store: JobStore, *, clock: Clock = system_clock
+    settings: Settings,
+    *,
+    jobs: JobRepository,
+    guilds: GuildRepository,
+    cache: MediaCache,
+    clock: Clock = system_clock,
 ) -> GuildServices:
-    """Wire the services to one store; ``clock`` is for tests that move time."""
-    guilds = GuildSettingsStore(store, bot_defaults(settings), clock)
+    """Wire the services to the repositories; ``clock`` is for tests that move time."""
+    store = GuildSettingsStore(guilds, bot_defaults(settings), clock)
     return GuildServices(
-        settings=guilds,
-        admission=Admission(store=store, guilds=guilds, prices=prices_from(settings), clock=clock),
-        usage=UsageReports(store, guilds, clock),
-        audit=JobAudit(store),
+        settings=store,
+        admission=GuildAdmission(
+            jobs=jobs, guilds=store, prices=prices_from(settings), clock=clock
+        ),
+        usage=UsageReports(jobs, store, clock),
+        audit=JobAudit(jobs),
         retention=MediaJanitor(
-            store=store,
-            media_dir=settings.media_dir,
+            jobs=jobs,
+            guilds=guilds,
+            cache=cache,
             policy=RetentionPolicy(
                 inputs=timedelta(hours=settings.emo_input_retention_hours),
                 outputs=timedelta(hours=settings.emo_output_retention_hours),

@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.clock import Clock, system_clock
 from bot.errors import UserFacingError
 from bot.guilds.access import Viewer
-from bot.guilds.clock import Clock, system_clock
+from bot.guilds.repository import GuildRepository, StoredChange
 from bot.jobs.models import Framing, Style
-from bot.jobs.store import JobStore
 from bot.messages import MessageKey, Param
 from bot.settings import Settings
 
@@ -156,13 +156,24 @@ def effective(defaults: GuildSettings, overrides: GuildOverrides) -> GuildSettin
     )
 
 
+def _setting_change(stored: StoredChange) -> SettingChange:
+    return SettingChange(
+        guild_id=stored.guild_id,
+        name=SettingName(stored.name),
+        old_value=stored.old_value,
+        new_value=stored.new_value,
+        changed_by=stored.changed_by,
+        changed_at=stored.changed_at,
+    )
+
+
 class GuildSettingsStore:
     """Reads and changes per-server settings. ``get`` is what the rest of the bot calls."""
 
     def __init__(
-        self, store: JobStore, defaults: GuildSettings, clock: Clock = system_clock
+        self, guilds: GuildRepository, defaults: GuildSettings, clock: Clock = system_clock
     ) -> None:
-        self._store = store
+        self._guilds = guilds
         self._defaults = defaults
         self._clock = clock
 
@@ -179,11 +190,8 @@ class GuildSettingsStore:
     async def overrides(self, guild_id: int) -> GuildOverrides:
         """What the server set itself. A stored value that no longer validates (a bound
         changed) is skipped with a warning rather than breaking every command."""
-        cursor = await self._store.db.execute(
-            "SELECT name, value FROM guild_settings WHERE guild_id = ?", (guild_id,)
-        )
         values: dict[str, object] = {}
-        for name, raw in await cursor.fetchall():
+        for name, raw in (await self._guilds.overrides(guild_id)).items():
             try:
                 value = json.loads(raw)
                 GuildOverrides.model_validate({name: value})
@@ -211,61 +219,23 @@ class GuildSettingsStore:
         return await self.get(viewer.guild_id)
 
     async def _write(self, viewer: Viewer, values: Mapping[SettingName, str | None]) -> None:
-        now = self._clock().isoformat()
-        async with self._store.transaction() as db:
-            for name, value in values.items():
-                cursor = await db.execute(
-                    "SELECT value FROM guild_settings WHERE guild_id = ? AND name = ?",
-                    (viewer.guild_id, name.value),
-                )
-                row = await cursor.fetchone()
-                old = None if row is None else str(row[0])
-                if old == value:
-                    continue
-                if value is None:
-                    await db.execute(
-                        "DELETE FROM guild_settings WHERE guild_id = ? AND name = ?",
-                        (viewer.guild_id, name.value),
-                    )
-                else:
-                    await db.execute(
-                        "INSERT INTO guild_settings (guild_id, name, value, updated_by, updated_at)"
-                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, name) DO UPDATE SET"
-                        " value = excluded.value, updated_by = excluded.updated_by,"
-                        " updated_at = excluded.updated_at",
-                        (viewer.guild_id, name.value, value, viewer.user_id, now),
-                    )
-                await db.execute(
-                    "INSERT INTO guild_settings_changes"
-                    " (guild_id, name, old_value, new_value, changed_by, changed_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (viewer.guild_id, name.value, old, value, viewer.user_id, now),
-                )
-                log.info(
-                    "guild %d setting %s: %s -> %s by user %d",
-                    viewer.guild_id,
-                    name.value,
-                    old if old is not None else "default",
-                    value if value is not None else "default",
-                    viewer.user_id,
-                )
+        written = await self._guilds.write(
+            viewer.guild_id,
+            {name.value: value for name, value in values.items()},
+            by=viewer.user_id,
+            at=self._clock(),
+        )
+        for change in written:
+            log.info(
+                "guild %d setting %s: %s -> %s by user %d",
+                viewer.guild_id,
+                change.name,
+                change.old_value if change.old_value is not None else "default",
+                change.new_value if change.new_value is not None else "default",
+                viewer.user_id,
+            )
 
     async def history(self, viewer: Viewer, limit: int = 20) -> list[SettingChange]:
         """The server's latest setting changes, newest first; only a server manager may."""
         viewer.require_manager()
-        cursor = await self._store.db.execute(
-            "SELECT guild_id, name, old_value, new_value, changed_by, changed_at"
-            " FROM guild_settings_changes WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
-            (viewer.guild_id, limit),
-        )
-        return [
-            SettingChange(
-                guild_id=row[0],
-                name=SettingName(row[1]),
-                old_value=row[2],
-                new_value=row[3],
-                changed_by=row[4],
-                changed_at=datetime.fromisoformat(row[5]),
-            )
-            for row in await cursor.fetchall()
-        ]
+        return [_setting_change(row) for row in await self._guilds.history(viewer.guild_id, limit)]

@@ -6,9 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.guilds import ledger
-from bot.guilds.access import Viewer
-from bot.guilds.clock import (
+from bot.clock import (
     Clock,
     day_start,
     month_start,
@@ -17,9 +15,10 @@ from bot.guilds.clock import (
     previous_month,
     system_clock,
 )
-from bot.guilds.ledger import Totals
+from bot.guilds.access import Viewer
 from bot.guilds.settings import GuildSettingsStore
-from bot.jobs.store import JobStore
+from bot.jobs.ledger import Totals
+from bot.jobs.repository import JobRepository
 
 MONTHS_SHOWN = 6
 
@@ -53,9 +52,9 @@ class UsageReports:
     """Answers ``/emo usage``; the permission rules are checked here, not only at the edge."""
 
     def __init__(
-        self, store: JobStore, guilds: GuildSettingsStore, clock: Clock = system_clock
+        self, jobs: JobRepository, guilds: GuildSettingsStore, clock: Clock = system_clock
     ) -> None:
-        self._store = store
+        self._jobs = jobs
         self._guilds = guilds
         self._clock = clock
 
@@ -63,19 +62,17 @@ class UsageReports:
         """``user_id``'s use (default: the viewer's own); another member's needs a manager."""
         target = viewer.user_id if user_id is None else user_id
         viewer.require_self_or_manager(target)
-        now, db = self._clock(), self._store.db
+        now, ledger = self._clock(), self._jobs
         settings = await self._guilds.get(viewer.guild_id)
         return MemberUsage(
             user_id=target,
             today=await ledger.totals(
-                db,
                 guild_id=viewer.guild_id,
                 user_id=target,
                 since=day_start(now),
                 until=next_day(now),
             ),
             month=await ledger.totals(
-                db,
                 guild_id=viewer.guild_id,
                 user_id=target,
                 since=month_start(now),
@@ -88,7 +85,7 @@ class UsageReports:
     async def server(self, viewer: Viewer) -> ServerUsage:
         """The server's totals; only a manager may see them."""
         viewer.require_manager()
-        now, db = self._clock(), self._store.db
+        now, ledger = self._clock(), self._jobs
         start, end = month_start(now), next_month(now)
         earliest = start
         for _ in range(MONTHS_SHOWN - 1):
@@ -96,9 +93,13 @@ class UsageReports:
         settings = await self._guilds.get(viewer.guild_id)
         return ServerUsage(
             guild_id=viewer.guild_id,
-            month=await ledger.totals(db, guild_id=viewer.guild_id, since=start, until=end),
+            month=await ledger.totals(guild_id=viewer.guild_id, since=start, until=end),
             monthly_budget_usd=settings.monthly_budget_usd,
             month_resets_at=end,
-            by_member=await ledger.by_member(db, guild_id=viewer.guild_id, since=start, until=end),
-            by_month=await ledger.by_month(db, guild_id=viewer.guild_id, since=earliest, until=end),
+            by_member=await ledger.totals_by_member(
+                guild_id=viewer.guild_id, since=start, until=end
+            ),
+            by_month=await ledger.totals_by_month(
+                guild_id=viewer.guild_id, since=earliest, until=end
+            ),
         )

@@ -73,14 +73,49 @@ class Box(BaseModel):
         return cls(x1=x1, y1=y1, x2=x2, y2=y2)
 
 
-class Job(BaseModel):
-    """One row of the ``jobs`` table."""
+class JobChanges(BaseModel):
+    """The columns that change as a job goes on, each declared once: here. ``Job`` adds the
+    columns fixed at intake. Given to a transition, only the fields set are written."""
 
     model_config = ConfigDict(frozen=True)
 
+    attempt: int = 0  # submits tried: the bounded retry's counter
+    # Preparation: the inputs as the provider gets them, and the originals' hashes for the audit.
+    image_sha256: str | None = None
+    audio_sha256: str | None = None
+    audio_seconds: float | None = None
+    image_url: str | None = None  # re-hosted, provider-reachable
+    audio_url: str | None = None
+    face_box: Box | None = None
+    ext_box: Box | None = None
+    estimate_usd: float | None = None  # audio seconds x the framing's price, before submitting
+    queued_at: datetime | None = None
+    not_before: datetime | None = None  # a queued job waits until then (retry backoff)
+    # The provider's task.
+    task_id: str | None = None
+    submitted_at: datetime | None = None
+    started_at: datetime | None = None  # the provider's scheduled_time: the render began
+    cancel_requested_at: datetime | None = None
+    result_url: str | None = None
+    video_seconds: float | None = None  # what the provider billed
+    cost_usd: float | None = None
+    render_seconds: float | None = None  # the provider's end_time - scheduled_time
+    finished_at: datetime | None = None
+    # The outcome: the posted result, or what the member was told.
+    message_id: int | None = None
+    delivered_at: datetime | None = None
+    error_key: str | None = None
+    error_detail: str | None = None  # the message's placeholder values, as JSON
+    # Retention: when the cached media were deleted.
+    inputs_purged_at: datetime | None = None
+    outputs_purged_at: datetime | None = None
+
+
+class Job(JobChanges):
+    """One row of the ``jobs`` table: what was asked at intake, then how it went."""
+
     id: int
     state: JobState
-    attempt: int = 0
     guild_id: int | None
     channel_id: int
     user_id: int
@@ -89,40 +124,13 @@ class Job(BaseModel):
     framing: Framing
     trim_audio: bool = False
     upload_limit_bytes: int
+    deliver_dm: bool = False
+    retry_of: int | None = None  # the first job whose cached inputs this one reuses
+    requested_by: int | None = None  # who asked, when not the owner (an admin's retry)
     image_source_url: str
     audio_source_url: str
-    audio_seconds: float | None = None
-    image_url: str | None = None  # re-hosted, provider-reachable
-    audio_url: str | None = None
-    face_box: Box | None = None
-    ext_box: Box | None = None
-    task_id: str | None = None
-    result_url: str | None = None
-    video_seconds: float | None = None
-    cost_usd: float | None = None
-    message_id: int | None = None
-    error_key: str | None = None
-    error_detail: str | None = None
     created_at: datetime
     updated_at: datetime
-    submitted_at: datetime | None = None
-    finished_at: datetime | None = None
-    delivered_at: datetime | None = None
-    not_before: datetime | None = None  # a queued job waits until then (retry backoff)
-    queued_at: datetime | None = None
-    started_at: datetime | None = None  # the provider's scheduled_time: the render began
-    render_seconds: float | None = None  # the provider's end_time - scheduled_time
-    polls: int = 0
-    card_message_id: int | None = None  # the live status card (the bot's own message)
-    card_state: str | None = None  # the state the card last showed
-    notice_message_id: int | None = None  # a failure notice posted as a reply to the card
-    retry_of: int | None = None
-    requested_by: int | None = None
-    deliver_dm: bool = False
-    cancel_requested_at: datetime | None = None
-    image_sha256: str | None = None  # hashes of the member's original files, for the audit
-    audio_sha256: str | None = None
-    estimate_usd: float | None = None  # audio seconds x the framing's price, before submitting
 
     @property
     def delivery_nonce(self) -> str:

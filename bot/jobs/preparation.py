@@ -13,23 +13,25 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
+from bot.clock import utcnow
 from bot.errors import UserFacingError
-from bot.jobs.models import Box, Job
-from bot.jobs.store import JobUpdate, utcnow
+from bot.jobs.models import Box, Job, JobChanges
 from bot.media.audio import PreparedAudio, prepare_audio
+from bot.media.cache import Kind, MediaCache
 from bot.media.download import DownloadError, DownloadTooLargeError, download_to_file
 from bot.media.hosting import MediaHost
 from bot.media.image import PreparedImage, prepare_image
-from bot.messages import MessageKey
+from bot.messages import MessageKey, Phrase
 from bot.provider.client import DashScopeClient, with_retries
 from bot.provider.errors import ProviderInputError
 from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL
 
 log = logging.getLogger(__name__)
 
-# A job's converted inputs in its media folder: what a retry starts from.
-CONVERTED_IMAGE = "image.jpg"
-CONVERTED_AUDIO = "audio.mp3"
+_WORDS: dict[Kind, Phrase] = {
+    "image": Phrase(key=MessageKey.WORD_IMAGE),
+    "audio": Phrase(key=MessageKey.WORD_AUDIO),
+}
 
 
 def _sha256(path: Path) -> str:
@@ -72,9 +74,9 @@ class PreparedInputs:
     face_box: Box
     ext_box: Box
 
-    def queued_update(self) -> JobUpdate:
+    def queued(self, estimate_usd: float) -> JobChanges:
         """The row's new columns as the job enters the queue."""
-        return JobUpdate(
+        return JobChanges(
             image_sha256=self.image_sha256,
             audio_sha256=self.audio_sha256,
             audio_seconds=self.audio_seconds,
@@ -82,6 +84,7 @@ class PreparedInputs:
             audio_url=self.audio_url,
             face_box=self.face_box,
             ext_box=self.ext_box,
+            estimate_usd=estimate_usd,
             queued_at=utcnow(),
         )
 
@@ -107,26 +110,24 @@ class InputPreparer:
         session: aiohttp.ClientSession,
         client: DashScopeClient,
         host: MediaHost,
-        media_dir: Path,
+        cache: MediaCache,
         limits: PreparationLimits,
     ) -> None:
         self._session = session
         self._client = client
         self._host = host
-        self._media_dir = media_dir
+        self._cache = cache
         self._limits = limits
-
-    def job_dir(self, job_id: int) -> Path:
-        return self._media_dir / f"job-{job_id}"
 
     async def prepare(self, job: Job) -> PreparedInputs:
         """Run every check; raise UserFacingError (or a ProviderError) when one fails."""
-        folder = self.job_dir(job.id)
+        cache = self._cache
         # Our own names only: a member's filename never reaches the filesystem.
-        image_source, audio_source = folder / "image.source", folder / "audio.source"
+        image_source, audio_source = cache.source(job.id, "image"), cache.source(job.id, "audio")
         if job.retry_of is not None:
             # A retry starts from the first job's converted files: Discord's links expire.
-            await asyncio.to_thread(self._copy_cached, job.retry_of, image_source, audio_source)
+            if not await asyncio.to_thread(cache.reuse_inputs, job.retry_of, job.id):
+                raise UserFacingError(MessageKey.RETRY_INPUTS_GONE, job=job.retry_of)
         else:
             await asyncio.gather(
                 self._fetch(job.image_source_url, image_source, what="image"),
@@ -139,12 +140,15 @@ class InputPreparer:
             asyncio.to_thread(
                 prepare_image,
                 image_source,
-                folder / CONVERTED_IMAGE,
+                cache.converted(job.id, "image"),
                 max_pixels=self._limits.max_pixels,
                 max_side=self._limits.max_image_side,
             ),
             asyncio.to_thread(
-                prepare_audio, audio_source, folder / CONVERTED_AUDIO, trim=job.trim_audio
+                prepare_audio,
+                audio_source,
+                cache.converted(job.id, "audio"),
+                trim=job.trim_audio,
             ),
         )
         detect_url, image_url, audio_url = await self._publish(job, image, audio)
@@ -167,20 +171,7 @@ class InputPreparer:
             ext_box=Box.from_list(detection.ext_bbox),
         )
 
-    def has_cached_inputs(self, job_id: int) -> bool:
-        """Whether the converted inputs of ``job_id`` are still in the media cache."""
-        cached = self.job_dir(job_id)
-        return all((cached / name).is_file() for name in (CONVERTED_IMAGE, CONVERTED_AUDIO))
-
-    def _copy_cached(self, job_id: int, image: Path, audio: Path) -> None:
-        cached = self.job_dir(job_id)
-        image.parent.mkdir(parents=True, exist_ok=True)
-        for name, destination in ((CONVERTED_IMAGE, image), (CONVERTED_AUDIO, audio)):
-            if not (cached / name).is_file():
-                raise UserFacingError(MessageKey.RETRY_INPUTS_GONE, job=job_id)
-            shutil.copyfile(cached / name, destination)
-
-    async def _fetch(self, url: str, destination: Path, *, what: str) -> None:
+    async def _fetch(self, url: str, destination: Path, *, what: Kind) -> None:
         if self._limits.allow_local_files and url.startswith("file://"):
             await asyncio.to_thread(self._copy_local, url, destination, what)
             return
@@ -193,25 +184,21 @@ class InputPreparer:
                 allowed_hosts=self._limits.allowed_hosts,
             )
         except DownloadTooLargeError:
-            raise UserFacingError(
-                MessageKey.FILE_TOO_LARGE,
-                what=what,
-                limit_mb=round(self._limits.max_input_bytes / 1024 / 1024),
-            ) from None
+            raise self._too_large(what) from None
         except DownloadError as error:
             log.info("download of the %s failed: %s", what, error)
-            raise UserFacingError(MessageKey.ATTACHMENT_UNAVAILABLE, what=what) from None
+            raise UserFacingError(MessageKey.ATTACHMENT_UNAVAILABLE, what=_WORDS[what]) from None
 
-    def _copy_local(self, url: str, destination: Path, what: str) -> None:
+    def _too_large(self, what: Kind) -> UserFacingError:
+        limit_mb = round(self._limits.max_input_bytes / 1024 / 1024)
+        return UserFacingError(MessageKey.FILE_TOO_LARGE, what=_WORDS[what], limit_mb=limit_mb)
+
+    def _copy_local(self, url: str, destination: Path, what: Kind) -> None:
         source = Path(unquote(urlsplit(url).path))
         if not source.is_file():
-            raise UserFacingError(MessageKey.ATTACHMENT_UNAVAILABLE, what=what)
+            raise UserFacingError(MessageKey.ATTACHMENT_UNAVAILABLE, what=_WORDS[what])
         if source.stat().st_size > self._limits.max_input_bytes:
-            raise UserFacingError(
-                MessageKey.FILE_TOO_LARGE,
-                what=what,
-                limit_mb=round(self._limits.max_input_bytes / 1024 / 1024),
-            )
+            raise self._too_large(what)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
 

@@ -141,6 +141,15 @@ MESSAGES: dict[str, str] = {
     "owner_only": "これはボットのオーナーだけが実行できます。",
     "provider_resumed": "送信を再開しました。",
     "provider_not_paused": "送信は停止していませんでした。",
+    "alert_provider_refused": (
+        "DashScope がボットのアカウントを拒否しました（{code}: {message}）。すべてのサーバーで"
+        "送信を一時停止し、ジョブは順番を保ったまま待機します。アカウント（キー、リージョン、"
+        "残高、利用権限）を確認してください。ボットが定期的に確認し、自動で再開します。"
+    ),
+    "alert_render_slow": (
+        "ジョブ {job}（タスク {task}）は {hours} 時間以上レンダリング中です。プロバイダーは "
+        "3 時間で停止します。"
+    ),
     "word_image": "画像",
     "word_audio": "音声",
     "dm_not_allowed": (

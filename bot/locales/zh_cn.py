@@ -93,6 +93,13 @@ MESSAGES: dict[str, str] = {
     "owner_only": "只有机器人的所有者可以执行此操作。",
     "provider_resumed": "已恢复提交。",
     "provider_not_paused": "提交并未暂停。",
+    "alert_provider_refused": (
+        "DashScope 拒绝了机器人的账户（{code}：{message}）。所有服务器的提交已暂停，任务保留"
+        "其排队位置。请检查账户（密钥、地域、余额、开通权限）；机器人会定期检测并自动恢复。"
+    ),
+    "alert_render_slow": (
+        "任务 {job}（提供方任务 {task}）已渲染超过 {hours} 小时；提供方会在 3 小时时停止它。"
+    ),
     "word_image": "图片",
     "word_audio": "音频",
     "dm_not_allowed": "本服务器不通过私信发送结果。请不带 dm 选项再次运行命令。",

@@ -16,7 +16,18 @@ _CHUNK = 64 * 1024
 
 
 class DownloadError(Exception):
-    """The file could not be fetched (network, status, host not allowed)."""
+    """The file could not be fetched (network, status, host not allowed). ``status`` is the
+    HTTP status the server answered, when it answered one."""
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+    @property
+    def gone(self) -> bool:
+        """The server says the file is not there (any more): trying again cannot help."""
+        return self.status in (403, 404, 410)
 
 
 class DownloadTooLargeError(DownloadError):
@@ -54,7 +65,7 @@ async def download_to_file(
                     target = target.join(URL(location))
                     continue
                 if response.status != 200:
-                    raise DownloadError(f"HTTP {response.status}")
+                    raise DownloadError(f"HTTP {response.status}", status=response.status)
                 declared = response.content_length
                 if declared is not None and declared > max_bytes:
                     raise DownloadTooLargeError(f"{declared} bytes declared")

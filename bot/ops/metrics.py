@@ -1,18 +1,18 @@
 """The bot's Prometheus metrics, in a registry of their own (several cores may share a process).
 
-Counters move as things happen (the job store's transition observer, the provider client's
-request observer); the gauges of jobs by state, queue depth and the provider pause are read
-from the database just before each scrape, so every process sharing it reports the same.
+Counters move as things happen (the jobs' change events, the provider client's request
+observer); the gauges of jobs by state, queue depth and the provider pause are read from the
+database just before each scrape, so every process sharing it reports the same.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot.jobs.events import JobEvent
 from bot.jobs.gate import ProviderGate
-from bot.jobs.models import Job
+from bot.jobs.repository import JobRepository
 from bot.jobs.states import JobState
-from bot.jobs.store import JobStore
 
 # What generate_latest writes: the classic text format (newer clients label theirs 1.0.0).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -22,7 +22,7 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 class Metrics:
-    """Owns its registry; implements the store's transition observer and the client's
+    """Owns its registry; listens to the jobs' changes and implements the client's
     RequestObserver."""
 
     def __init__(self) -> None:
@@ -76,10 +76,13 @@ class Metrics:
             self.transitions.labels(to_state=state.value)
             self.jobs.labels(state=state.value)
 
-    def job_moved(self, before: Job, after: Job) -> None:
-        """The store's transition observer."""
+    async def job_changed(self, event: JobEvent) -> None:
+        """A subscriber of the jobs' changes: count each state entered."""
+        if not event.state_changed:
+            return
+        after = event.after
         self.transitions.labels(to_state=after.state.value).inc()
-        if after.state is JobState.SUCCEEDED and before.state is not JobState.SUCCEEDED:
+        if after.state is JobState.SUCCEEDED:
             if after.video_seconds is not None:
                 self.rendered_seconds.inc(after.video_seconds)
             if after.cost_usd is not None:
@@ -93,13 +96,12 @@ class Metrics:
         if code is not None:
             self.provider_errors.labels(code=code).inc()
 
-    async def refresh(self, store: JobStore, gate: ProviderGate) -> None:
+    async def refresh(self, jobs: JobRepository, gate: ProviderGate) -> None:
         """Read the gauges that live in the database."""
-        cursor = await store.db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-        counts = {str(state): int(count) for state, count in await cursor.fetchall()}
+        counts = await jobs.count_by_state()
         for state in JobState:
-            self.jobs.labels(state=state.value).set(counts.get(state.value, 0))
-        self.queue_depth.set(counts.get(JobState.QUEUED.value, 0))
+            self.jobs.labels(state=state.value).set(counts.get(state, 0))
+        self.queue_depth.set(counts.get(JobState.QUEUED, 0))
         self.provider_paused.set(0 if await gate.current() is None else 1)
 
     def render(self) -> bytes:

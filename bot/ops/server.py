@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from bot.clock import utcnow
+from bot.db.meta import MetaStore
 from bot.jobs.gate import ProviderGate
-from bot.jobs.store import JobStore, utcnow
+from bot.jobs.repository import JobRepository
 from bot.ops.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
@@ -38,10 +40,19 @@ def parse_bind(bind: str) -> tuple[str, int] | None:
 class OpsServer:
     """Serves health, readiness and metrics for one core."""
 
-    def __init__(self, *, bind: str, metrics: Metrics, store: JobStore, gate: ProviderGate) -> None:
+    def __init__(
+        self,
+        *,
+        bind: str,
+        metrics: Metrics,
+        jobs: JobRepository,
+        meta: MetaStore,
+        gate: ProviderGate,
+    ) -> None:
         self._address = parse_bind(bind)
         self._metrics = metrics
-        self._store = store
+        self._jobs = jobs
+        self._meta = meta
         self._gate = gate
         # Without Discord (the command line) there is no gateway to wait for.
         self._gateway_check: GatewayCheck = lambda: True
@@ -114,7 +125,7 @@ class OpsServer:
     async def _database_writable(self) -> bool:
         try:
             await asyncio.wait_for(
-                self._store.set_meta(PING_KEY, utcnow().isoformat()), DATABASE_CHECK_SECONDS
+                self._meta.set(PING_KEY, utcnow().isoformat()), DATABASE_CHECK_SECONDS
             )
         except Exception:
             log.exception("database is not writable")
@@ -122,7 +133,7 @@ class OpsServer:
         return True
 
     async def _metrics_page(self, request: web.Request) -> web.Response:
-        await self._metrics.refresh(self._store, self._gate)
+        await self._metrics.refresh(self._jobs, self._gate)
         response = web.Response(body=self._metrics.render())
         # Set whole: aiohttp's content_type argument refuses a charset parameter.
         response.headers["Content-Type"] = CONTENT_TYPE

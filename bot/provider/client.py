@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from bot.provider.models import (
     TaskResponse,
     UploadPolicyResponse,
 )
+from bot.retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
 
@@ -328,6 +327,11 @@ def _compact(moment: datetime) -> str:
     return moment.astimezone(PROVIDER_TIMEZONE).strftime("%Y%m%d%H%M%S")
 
 
+def transient(error: Exception) -> bool:
+    """Worth another try: a transient error of a request that certainly created nothing."""
+    return isinstance(error, ProviderTransientError) and not error.maybe_accepted
+
+
 async def with_retries(
     attempt: Callable[[], Awaitable[ResultT]],
     *,
@@ -336,15 +340,10 @@ async def with_retries(
     max_delay: float = 30.0,
 ) -> ResultT:
     """Run ``attempt``, retrying transient provider errors with capped exponential backoff."""
-    delay = base_delay
-    for remaining in range(retries, -1, -1):
-        try:
-            return await attempt()
-        except ProviderTransientError as error:
-            if remaining == 0 or error.maybe_accepted:
-                raise
-            log.warning("provider %s, retrying in %.1fs (%d left)", error.code, delay, remaining)
-            # Jitter keeps several processes from retrying in lockstep.
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-            delay = min(delay * 2, max_delay)
-    raise AssertionError("unreachable")
+    return await retrying(
+        attempt,
+        attempts=retries + 1,
+        backoff=Backoff(first=base_delay, cap=max_delay),
+        retry_if=transient,
+        what="provider request",
+    )

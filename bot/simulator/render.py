@@ -70,7 +70,9 @@ def render_talking_head(
 ) -> RenderResult:
     """Write the MP4: ext_bbox crop scaled to 512x512 / 512x704, audio copied, same duration.
 
-    Blocking (decode + x264): run it in a thread.
+    Blocking (decode + x264): run it in a thread. Longer than most functions on purpose:
+    it is the simulator's whole render read top to bottom (crop, scale, animate, mux), and
+    its steps share the open containers and the decoded frames.
     """
     try:
         import numpy as np

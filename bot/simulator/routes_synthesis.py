@@ -16,7 +16,7 @@ from .payloads import SYNTH_MODEL, SynthesisRequest
 from .plumbing import RequestGate, async_header, check_model, json_body, ok, parse, resolve_header
 from .render import ratio_of
 from .scheduler import TaskPayload
-from .state import BBox, SimTask, StyleLevel, SubmissionRecord
+from .state import BBox, Ratio, SimTask, StyleLevel, SubmissionRecord
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +42,7 @@ class SynthesisRoutes:
         check_model(body, SYNTH_MODEL)
         req = parse(SynthesisRequest, body)
         style = self._style(req.parameters.style_level)
-        face = self._box(req.input.face_bbox, "face_bbox")
-        ext = self._box(req.input.ext_bbox, "ext_bbox")
-        ratio = ratio_of(ext)
-        if ratio is None:
-            raise ApiError(
-                400, "InvalidParameter", "Invalid parameter ext_bbox: its ratio must be 1:1 or 3:4."
-            )
-        if not (
-            ext[0] <= face[0] and ext[1] <= face[1] and face[2] <= ext[2] and face[3] <= ext[3]
-        ):
-            raise ApiError(
-                400, "InvalidParameter", "Invalid parameter face_bbox: it must lie inside ext_bbox."
-            )
+        face, ext, ratio = self._boxes(req)
         resolve = resolve_header(request)
         image = await self.inputs.fetch(req.input.image_url, account, SYNTH_MODEL, resolve)
         audio = await self.inputs.fetch(req.input.audio_url, account, SYNTH_MODEL, resolve)
@@ -103,6 +91,23 @@ class SynthesisRoutes:
             # The task exists already; only its answer is slow on the way back.
             await asyncio.sleep(state.knobs.submit_answer_delay_seconds)
         return ok({"output": {"task_id": task.task_id, "task_status": "PENDING"}})
+
+    def _boxes(self, req: SynthesisRequest) -> tuple[BBox, BBox, Ratio]:
+        """The request's face and crop boxes, checked, and the crop's aspect."""
+        face = self._box(req.input.face_bbox, "face_bbox")
+        ext = self._box(req.input.ext_bbox, "ext_bbox")
+        ratio = ratio_of(ext)
+        if ratio is None:
+            raise ApiError(
+                400, "InvalidParameter", "Invalid parameter ext_bbox: its ratio must be 1:1 or 3:4."
+            )
+        if not (
+            ext[0] <= face[0] and ext[1] <= face[1] and face[2] <= ext[2] and face[3] <= ext[3]
+        ):
+            raise ApiError(
+                400, "InvalidParameter", "Invalid parameter face_bbox: it must lie inside ext_bbox."
+            )
+        return face, ext, ratio
 
     async def _audio_duration(self, audio: bytes) -> float:
         knobs = self.ctx.state.knobs

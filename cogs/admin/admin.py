@@ -18,9 +18,9 @@ from bot.jobs.models import Framing, Style
 from bot.jobs.states import JobState
 from bot.messages import MessageKey
 from bot.wiring import EmoBot, answer_privately
-from cogs.admin import render
-from cogs.admin.access import viewer_of
-from cogs.emo.actions import interaction_locale
+from cogs.shared import reports as render
+from cogs.shared.access import viewer_of
+from cogs.shared.locale import interaction_locale
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,6 @@ class AdminCog(
         self.bot = bot
         self.guilds = bot.core.guilds
         super().__init__()
-
-    async def cog_unload(self) -> None:
-        await self.guilds.retention.close()
-
-    @commands.Cog.listener()
-    async def on_ready(self) -> None:
-        # Only a connected (serving) bot sweeps the media cache; starting is idempotent.
-        self.guilds.retention.start()
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:

@@ -6,17 +6,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import discord
 
+from bot.cards.keeper import CardKeeper
 from bot.errors import UserFacingError
-from bot.jobs.models import AnimateRequest, Framing, InputRef, Job, Style
-from bot.jobs.service import Accepted, CancelOutcome, RetryForbiddenError
-from bot.messages import MessageKey, UserMessage, choose_locale, render
+from bot.jobs.cancel import CancelOutcome
+from bot.jobs.intake import Accepted, RetryForbiddenError
+from bot.jobs.models import AnimateRequest, Framing, InputRef, Style
+from bot.messages import MessageKey, UserMessage
 from bot.wiring import EmoBot, report_interaction_error
-from cogs.emo.card import CardKeeper, message_link
-from cogs.emo.delivery import RETRY_EMOJI, DiscordNotifier
+from cogs.emo.delivery import RETRY_EMOJI
+from cogs.emo.interactions import LiveInteractions
+from cogs.shared.locale import interaction_locale, manages_server
+from cogs.shared.markup import message_link, say
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +36,15 @@ _CANCEL_KEYS = {
 }
 
 
-def interaction_locale(interaction: discord.Interaction[Any]) -> str:
-    guild_locale = str(interaction.guild_locale) if interaction.guild_locale else None
-    return choose_locale(str(interaction.locale), guild_locale)
-
-
-def manages_server(interaction: discord.Interaction[EmoBot]) -> bool:
-    return interaction.permissions.manage_guild
-
-
 class JobActions:
     """Parses nothing and decides nothing: calls the service and words its answers."""
 
-    def __init__(self, bot: EmoBot, cards: CardKeeper, notifier: DiscordNotifier) -> None:
+    def __init__(self, bot: EmoBot, cards: CardKeeper, interactions: LiveInteractions) -> None:
         self._bot = bot
+        self._core = bot.core
         self._service = bot.core.service
-        self._store = bot.core.store
         self._cards = cards
-        self._notifier = notifier
+        self._interactions = interactions
         self._busy: set[asyncio.Task[object]] = set()
 
     @contextlib.asynccontextmanager
@@ -88,7 +82,7 @@ class JobActions:
         """The request, with the server's settings: its output channel, its defaults, and
         whether it lets results go by direct message."""
         assert interaction.channel_id is not None
-        server = await self._bot.core.guilds.settings.get(interaction.guild_id)
+        server = await self._core.guilds.settings.get(interaction.guild_id)
         if dm and not server.dm_delivery:
             raise UserFacingError(MessageKey.DM_NOT_ALLOWED)
         return AnimateRequest(
@@ -111,7 +105,7 @@ class JobActions:
         """Run a request for a deferred interaction and answer it privately."""
         locale = request.locale
         await interaction.edit_original_response(
-            content=render(UserMessage(key=MessageKey.CHECKING), locale)
+            content=say(UserMessage(key=MessageKey.CHECKING), locale)
         )
         async with self.tracked():
             try:
@@ -119,25 +113,26 @@ class JobActions:
             except asyncio.CancelledError:
                 # Shutting down mid-request: say so rather than leave "thinking…" spinning.
                 # The row (if written) is resumed on the next start.
-                restarting = render(UserMessage(key=MessageKey.RESTARTING), locale)
+                restarting = say(UserMessage(key=MessageKey.RESTARTING), locale)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(
                         interaction.edit_original_response(content=restarting), 2.0
                     )
                 raise
-        self._notifier.track(accepted.job.id, interaction)
+        self._interactions.track(accepted.job.id, interaction)
         await interaction.edit_original_response(content=await self.accepted_text(accepted))
 
     async def accepted_text(self, accepted: Accepted) -> str:
-        job = await self._cards.wait_for_card(accepted.job.id, CARD_WAIT_SECONDS)
+        job = accepted.job
+        card = await self._cards.wait_for_card(job.id, CARD_WAIT_SECONDS)
         link = (
-            message_link(job.guild_id, job.channel_id, job.card_message_id)
-            if job.card_message_id
+            message_link(job.guild_id, job.channel_id, card.message_id)
+            if card is not None and card.message_id
             else ""
         )
         key = MessageKey.PROVIDER_PAUSED if accepted.paused else MessageKey.QUEUED
         params = {"job": job.id, "ahead": accepted.ahead, "link": link}
-        return render(UserMessage(key=key, params=params), job.locale)
+        return say(UserMessage(key=key, params=params), job.locale)
 
     # -- cancel --------------------------------------------------------------------------
 
@@ -153,9 +148,9 @@ class JobActions:
                 actor_id=interaction.user.id,
                 actor_manages_server=manages_server(interaction),
             )
-            text = render(UserMessage(key=_CANCEL_KEYS[outcome], params={"job": job_id}), locale)
+            text = say(UserMessage(key=_CANCEL_KEYS[outcome], params={"job": job_id}), locale)
             if job is not None:
-                self._cards.show(job)
+                self._cards.show(job.id)
             await interaction.edit_original_response(content=text)
         except Exception as error:
             await report_interaction_error(interaction, error)
@@ -165,19 +160,29 @@ class JobActions:
     async def retry_from_interaction(
         self, interaction: discord.Interaction[EmoBot], job_id: int
     ) -> None:
+        """A Retry button: it must sit on one of the job's own messages (a crafted custom id
+        on another message, or in another server, finds nothing)."""
         locale = interaction_locale(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
+            message = interaction.message
+            shown_on = await self._core.cards.job_for_message(message.id) if message else None
+            if shown_on != job_id:
+                log.warning("job %d: Retry button on a message not its own refused", job_id)
+                raise UserFacingError(MessageKey.JOB_NOT_FOUND, job=job_id)
+            # In a direct message (a result sent by DM) the job's own server is the scope.
+            guild_id = interaction.guild_id
+            if guild_id is None:
+                guild_id = (await self._core.jobs.get(job_id)).guild_id
             async with self.tracked():
                 accepted = await self._service.retry(
                     job_id,
+                    guild_id=guild_id,
                     actor_id=interaction.user.id,
                     actor_manages_server=manages_server(interaction),
                 )
         except RetryForbiddenError:
-            text = render(
-                UserMessage(key=MessageKey.RETRY_FORBIDDEN, params={"job": job_id}), locale
-            )
+            text = say(UserMessage(key=MessageKey.RETRY_FORBIDDEN, params={"job": job_id}), locale)
             await interaction.edit_original_response(content=text)
             return
         except Exception as error:
@@ -186,7 +191,7 @@ class JobActions:
         started = UserMessage(
             key=MessageKey.RETRY_STARTED, params={"job": job_id, "new": accepted.job.id}
         )
-        text = render(started, locale) + "\n" + await self.accepted_text(accepted)
+        text = say(started, locale) + "\n" + await self.accepted_text(accepted)
         await interaction.edit_original_response(content=text)
 
     async def retry_from_reaction(self, payload: discord.RawReactionActionEvent) -> None:
@@ -196,34 +201,36 @@ class JobActions:
             return
         if bot_user is None or payload.user_id == bot_user.id:
             return  # Discord echoes the bot's own 🔁
-        job = await self._store.job_for_message(payload.message_id)
-        if job is None or job.guild_id != payload.guild_id:
+        job_id = await self._core.cards.job_for_message(payload.message_id)
+        if job_id is None:
             return
+        locale = (await self._core.jobs.get(job_id)).locale
         member = payload.member
         manages = member is not None and member.guild_permissions.manage_guild
-        if payload.user_id != job.user_id and not manages:
-            log.info("job %d: 🔁 by %d ignored (not theirs)", job.id, payload.user_id)
-            return
         try:
             async with self.tracked():
                 accepted = await self._service.retry(
-                    job.id, actor_id=payload.user_id, actor_manages_server=manages
+                    job_id,
+                    guild_id=payload.guild_id,
+                    actor_id=payload.user_id,
+                    actor_manages_server=manages,
                 )
         except RetryForbiddenError:
+            log.info("job %d: 🔁 by %d ignored (not theirs)", job_id, payload.user_id)
             return
         except UserFacingError as refusal:
-            if refusal.message.key is MessageKey.RETRY_PENDING:
-                log.info("job %d: 🔁 ignored, a retry is already on its way", job.id)
+            if refusal.message.key in (MessageKey.RETRY_PENDING, MessageKey.JOB_NOT_FOUND):
+                log.info("job %d: 🔁 ignored (%s)", job_id, refusal.message.key.value)
                 return
-            await self._refuse_reaction(payload, job, refusal.message)
+            await self._refuse_reaction(payload, refusal.message, locale)
             return
-        log.info("job %d: retried as job %d by 🔁", job.id, accepted.job.id)
+        log.info("job %d: retried as job %d by 🔁", job_id, accepted.job.id)
 
     async def _refuse_reaction(
-        self, payload: discord.RawReactionActionEvent, job: Job, message: UserMessage
+        self, payload: discord.RawReactionActionEvent, message: UserMessage, locale: str
     ) -> None:
         # A reaction has no private reply: answer in the channel, briefly.
-        text = f"<@{payload.user_id}> " + render(message, job.locale)
+        text = f"<@{payload.user_id}> " + say(message, locale)
         channel = self._bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
         reference = discord.MessageReference(
             message_id=payload.message_id, channel_id=payload.channel_id, fail_if_not_exists=False
@@ -231,4 +238,4 @@ class JobActions:
         try:
             await channel.send(text, reference=reference, delete_after=REFUSAL_LIFETIME)
         except discord.HTTPException as error:
-            log.info("job %d: could not answer the 🔁 (%s)", job.id, error.status)
+            log.info("job %d: could not answer the 🔁 (%s)", payload.message_id, error.status)

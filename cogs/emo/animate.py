@@ -8,17 +8,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cards.lines import state_name
 from bot.jobs.models import Framing, InputRef, Job, Style
 from bot.jobs.states import JobState
-from bot.jobs.status import state_name
 from bot.media.audio import MAX_SECONDS
-from bot.messages import MessageKey, UserMessage, render
+from bot.messages import MessageKey, UserMessage
 from bot.wiring import EmoBot
-from cogs.emo.actions import JobActions, interaction_locale
-from cogs.emo.buttons import CancelButton, RetryButton
-from cogs.emo.card import CardKeeper, message_link
-from cogs.emo.delivery import DiscordNotifier
+from cogs.emo.actions import JobActions
 from cogs.emo.privacy import PrivacyCommands
+from cogs.shared.locale import interaction_locale
+from cogs.shared.markup import message_link, say
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +34,18 @@ class EmoCog(
 ):
     """Talking-portrait commands."""
 
-    def __init__(self, bot: EmoBot) -> None:
+    def __init__(self, bot: EmoBot, actions: JobActions) -> None:
         self.bot = bot
         self.service = bot.core.service
-        self.store = bot.core.store
-        self.cards = CardKeeper(bot)
-        self.notifier = DiscordNotifier(bot, self.cards)
-        self.actions = JobActions(bot, self.cards, self.notifier)
-        self.service.attach_notifier(self.notifier)
+        self.rows = bot.core.jobs
+        self.card_rows = bot.core.cards
+        self.actions = actions
         super().__init__()
-
-    async def cog_load(self) -> None:
-        # Buttons posted before a restart still work: their custom ids carry the job id.
-        self.bot.add_dynamic_items(CancelButton, RetryButton)
-        self.cards.start()
 
     async def cog_unload(self) -> None:
         """Shutting down: requests still being checked are told to try again (their rows are
         resumed on the next start), while Discord and the database are still reachable."""
         await self.actions.stop()
-        await self.cards.close()
-        self.bot.remove_dynamic_items(CancelButton, RetryButton)
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
@@ -117,7 +107,7 @@ class EmoCog(
         if job is None:
             mine = await self._my_jobs(interaction, live_only=True)
             if not mine:
-                text = render(
+                text = say(
                     UserMessage(key=MessageKey.NOTHING_TO_CANCEL), interaction_locale(interaction)
                 )
                 await interaction.response.send_message(text, ephemeral=True)
@@ -129,13 +119,13 @@ class EmoCog(
     async def queue(self, interaction: discord.Interaction[EmoBot]) -> None:
         locale = interaction_locale(interaction)
         spots = await self.service.forecast()
-        waiting = await self.store.in_states(
+        waiting = await self.rows.in_states(
             (JobState.QUEUED, JobState.SUBMITTING, JobState.SUBMITTED)
         )
         here = [job for job in waiting if job.guild_id == interaction.guild_id]
         rendering = sum(1 for job in here if job.started_at is not None)
         lines = [
-            render(
+            say(
                 UserMessage(
                     key=MessageKey.QUEUE_SERVER,
                     params={
@@ -153,13 +143,13 @@ class EmoCog(
             eta = discord.utils.format_dt(spot.ready_at, "R") if spot and spot.ready_at else "?"
             params = {
                 "job": job.id,
-                "state": render(state_name(job), locale),
+                "state": say(state_name(job), locale),
                 "ahead": spot.ahead if spot else 0,
                 "eta": eta,
             }
-            lines.append(render(UserMessage(key=MessageKey.QUEUE_MINE, params=params), locale))
+            lines.append(say(UserMessage(key=MessageKey.QUEUE_MINE, params=params), locale))
         if not mine:
-            lines.append(render(UserMessage(key=MessageKey.QUEUE_NOT_MINE), locale))
+            lines.append(say(UserMessage(key=MessageKey.QUEUE_NOT_MINE), locale))
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
     @app_commands.command(name="jobs", description="Your latest videos and their states")
@@ -167,23 +157,23 @@ class EmoCog(
         locale = interaction_locale(interaction)
         mine = await self._my_jobs(interaction, live_only=False)
         if not mine:
-            text = render(UserMessage(key=MessageKey.JOBS_NONE), locale)
+            text = say(UserMessage(key=MessageKey.JOBS_NONE), locale)
             await interaction.response.send_message(text, ephemeral=True)
             return
-        lines = [render(UserMessage(key=MessageKey.JOBS_HEADER), locale)]
+        lines = [say(UserMessage(key=MessageKey.JOBS_HEADER), locale)]
         for job in mine:
             params = {
                 "job": job.id,
-                "state": render(state_name(job), locale),
+                "state": say(state_name(job), locale),
                 "when": discord.utils.format_dt(job.created_at, "R"),
-                "link": self._link(job),
+                "link": await self._link(job),
             }
-            lines.append(render(UserMessage(key=MessageKey.JOBS_LINE, params=params), locale))
+            lines.append(say(UserMessage(key=MessageKey.JOBS_LINE, params=params), locale))
         await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
 
     @app_commands.command(name="help", description="How to make a talking portrait")
     async def help(self, interaction: discord.Interaction[EmoBot]) -> None:
-        text = render(
+        text = say(
             UserMessage(key=MessageKey.HELP, params={"seconds": int(MAX_SECONDS)}),
             interaction_locale(interaction),
         )
@@ -192,16 +182,15 @@ class EmoCog(
     async def _my_jobs(
         self, interaction: discord.Interaction[EmoBot], *, live_only: bool
     ) -> list[Job]:
-        jobs = await self.store.recent_jobs(
+        jobs = await self.rows.recent(
             user_id=interaction.user.id, guild_id=interaction.guild_id, limit=JOBS_LISTED
         )
         return [job for job in jobs if not (live_only and job.state.is_terminal)]
 
-    @staticmethod
-    def _link(job: Job) -> str:
-        message_id = (
-            job.message_id if job.message_id and not job.deliver_dm else job.card_message_id
-        )
-        if not message_id:
+    async def _link(self, job: Job) -> str:
+        if job.message_id and not job.deliver_dm:
+            return message_link(job.guild_id, job.channel_id, job.message_id)
+        card = await self.card_rows.get(job.id)
+        if card is None or not card.message_id:
             return ""
-        return message_link(job.guild_id, job.channel_id, message_id)
+        return message_link(job.guild_id, job.channel_id, card.message_id)

@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from bot.messages import MessageKey, UserMessage, render
 from bot.wiring import EmoBot
-from cogs.emo.actions import interaction_locale
+from cogs.shared.locale import interaction_locale
 
 
 @app_commands.default_permissions(administrator=True)

@@ -12,9 +12,9 @@ import discord
 from discord import app_commands
 
 from bot.wiring import EmoBot, answer_privately
-from cogs.admin import render
-from cogs.admin.access import viewer_of
-from cogs.emo.actions import interaction_locale
+from cogs.shared import reports as render
+from cogs.shared.access import viewer_of
+from cogs.shared.locale import interaction_locale
 
 if TYPE_CHECKING:
     # For the type checker only: app commands must be defined on a cog (or group), and

@@ -13,7 +13,8 @@ from discord.ext import commands
 from bot.jobs.models import InputRef
 from bot.messages import MessageKey, UserMessage, render
 from bot.wiring import EmoBot, report_interaction_error
-from cogs.emo.actions import JobActions, interaction_locale
+from cogs.emo.actions import JobActions
+from cogs.shared.locale import interaction_locale
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import av
 import pytest
 
 from bot.messages import CATALOGUE, MessageKey
+from bot.settings import Settings
 from tests.support import media
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,13 +80,13 @@ def test_without_simulate_the_real_provider_needs_a_key(tmp_path: Path) -> None:
 
 
 async def test_resume_provider_lifts_a_pause_for_every_process(tmp_path: Path) -> None:
+    from bot.core import open_database
+    from bot.db.meta import MetaStore
     from bot.jobs.gate import ProviderGate
-    from bot.jobs.store import JobStore
 
-    store = JobStore(tmp_path / "data" / "emo-bot.sqlite3")
-    await store.open()
-    await ProviderGate(store).pause("Arrearage", "unpaid")
-    await store.close()
+    settings = Settings(dashscope_api_key="sk-x", emo_data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    async with open_database(settings) as db:
+        await ProviderGate(MetaStore(db)).pause("Arrearage", "unpaid")
     environment = {
         k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DASHSCOPE_", "EMO_"))
     }
@@ -101,8 +102,5 @@ async def test_resume_provider_lifts_a_pause_for_every_process(tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Submissions resumed."
-    await store.open()
-    try:
-        assert await ProviderGate(store).current() is None
-    finally:
-        await store.close()
+    async with open_database(settings) as db:
+        assert await ProviderGate(MetaStore(db)).current() is None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,17 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.app import open_core
+from bot.core import open_core
 from bot.locales import ja, zh_cn
 from bot.messages import (
     CATALOGUE,
     DEFAULT_LOCALE,
+    PARAMS,
+    Markup,
+    Mention,
     MessageKey,
+    Moment,
+    Phrase,
     UserMessage,
     choose_locale,
     locale_language,
@@ -210,7 +216,23 @@ async def test_every_command_string_is_translated(
 
 
 def test_words_of_ours_inside_a_message_are_translated_too() -> None:
-    message = UserMessage(key=MessageKey.FILE_TOO_LARGE, params={"what": "audio", "limit_mb": 25})
-    assert "音声" in render(message, "ja")
-    assert "音频" in render(message, "zh-CN")
-    assert "audio" in render(message, "en-US")
+    audio = Phrase(key=MessageKey.WORD_AUDIO)
+    for what in (audio, "audio"):  # a Phrase, or the plain word rows written before it
+        message = UserMessage(key=MessageKey.FILE_TOO_LARGE, params={"what": what, "limit_mb": 25})
+        assert "音声" in render(message, "ja")
+        assert "音频" in render(message, "zh-CN")
+        assert "audio" in render(message, "en-US")
+
+
+def test_typed_values_are_written_by_the_edges_markup() -> None:
+    at = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
+    message = UserMessage(
+        key=MessageKey.CARD_RENDERING, params={"since": Moment(at=at), "eta": Moment(at=at)}
+    )
+    assert "2025-06-15 12:00 UTC" in render(message)  # plain text by default
+    edge = Markup(mention=str, moment=lambda moment: f"<t:{int(moment.timestamp())}:R>", link=str)
+    assert f"<t:{int(at.timestamp())}:R>" in render(message, "en", edge)
+    title = UserMessage(key=MessageKey.CARD_TITLE, params={"mention": Mention(user_id=5), "job": 1})
+    assert "<@" not in render(title)
+    stored = PARAMS.dump_json(title.params)
+    assert PARAMS.validate_json(stored) == title.params  # the row keeps them typed

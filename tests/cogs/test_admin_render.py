@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.guilds.audit import PAGE_SIZE, AuditEntry, AuditPage
-from bot.guilds.ledger import Totals
 from bot.guilds.retention import Erased
 from bot.guilds.settings import GuildSettings, SettingName
 from bot.guilds.usage import MemberUsage, ServerUsage
+from bot.jobs.ledger import Totals
 from bot.jobs.states import JobState
-from cogs.admin import render
+from cogs.shared import reports as render
 
 NOW = datetime(2025, 6, 15, 12, tzinfo=UTC)
 BIG = 123456789012345678  # Discord ids are 18-19 digits

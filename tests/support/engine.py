@@ -12,15 +12,20 @@ import io
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
-from bot.app import Core, open_core
-from bot.jobs.models import AnimateRequest, Box, InputRef, Job
-from bot.jobs.notifier import DeliveryError
+from bot.clock import utcnow
+from bot.core import Core, Edge, open_core
+from bot.jobs.edge import DeliveryError, ResultPost
+from bot.jobs.events import JobEvent, OperatorAlert
+from bot.jobs.models import AnimateRequest, Box, InputRef, Job, JobChanges
 from bot.jobs.preparation import PreparedInputs
+from bot.jobs.repository import Caps, JobRepository
 from bot.jobs.service import AnimateService
+from bot.jobs.sql import SqlJobRepository
 from bot.jobs.states import JobState
-from bot.messages import UserMessage
+from bot.messages import UserMessage, render
 from bot.provider.client import DashScopeClient
 from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL
 from bot.settings import Settings
@@ -33,39 +38,48 @@ class Delivery:
     job_id: int
     guild_id: int | None
     at: float  # time.monotonic() when posted
+    post: ResultPost
 
 
 @dataclass
-class RecordingNotifier:
-    """A JobNotifier that records what a member would have seen."""
+class RecordingEdge:
+    """An edge that records what a member (and the operator) would have seen."""
 
     deliveries: list[Delivery] = field(default_factory=list)
     failures: list[tuple[int, UserMessage]] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     changes: list[tuple[int, JobState]] = field(default_factory=list)
     refuse_deliveries: int = 0
+    upload_limit_bytes: int = 25 * 1024 * 1024
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def job_changed(self, job: Job) -> None:
-        self.changes.append((job.id, job.state))
+    def edge(self) -> Edge:
+        return Edge(results=self, listen=self.job_changed, alerts=self.alert)
+
+    async def job_changed(self, event: JobEvent) -> None:
+        job = event.after
+        if event.notice is not None:
+            self.failures.append((job.id, event.notice))
+        if event.state_changed:
+            self.changes.append((job.id, job.state))
         if job.state.is_terminal:
             self.finished.set()
 
-    async def deliver_result(self, job: Job, video: Path) -> int:
+    async def upload_limit(self, job: Job) -> int:
+        return self.upload_limit_bytes
+
+    async def post(self, job: Job, result: ResultPost) -> int:
         if self.refuse_deliveries:
             self.refuse_deliveries -= 1
             raise DeliveryError("refused by the test", permanent=False)
-        self.deliveries.append(Delivery(job.id, job.guild_id, time.monotonic()))
+        self.deliveries.append(Delivery(job.id, job.guild_id, time.monotonic(), result))
         return 10_000 + job.id
 
-    async def report_failure(self, job: Job, message: UserMessage) -> None:
-        self.failures.append((job.id, message))
-
-    async def find_delivery(self, job: Job) -> int | None:
+    async def find_posted(self, job: Job) -> int | None:
         return next((10_000 + d.job_id for d in self.deliveries if d.job_id == job.id), None)
 
-    async def operator_alert(self, text: str, *, guild_id: int | None = None) -> None:
-        self.alerts.append(text)
+    async def alert(self, alert: OperatorAlert) -> None:
+        self.alerts.append(render(alert.message))
 
 
 async def upload_sample_inputs(client: DashScopeClient, *, seconds: float = 4.0) -> PreparedInputs:
@@ -95,9 +109,9 @@ async def upload_sample_inputs(client: DashScopeClient, *, seconds: float = 4.0)
 
 
 class EngineHarness:
-    """A running core (store, client, service) wired to a simulator and a recorder."""
+    """A running core wired to a simulator and a recording edge."""
 
-    def __init__(self, core: Core, simulator: Simulator, notifier: RecordingNotifier) -> None:
+    def __init__(self, core: Core, simulator: Simulator, notifier: RecordingEdge) -> None:
         self.core = core
         self.simulator = simulator
         self.notifier = notifier
@@ -106,6 +120,17 @@ class EngineHarness:
     @property
     def service(self) -> AnimateService:
         return self.core.service
+
+    @property
+    def jobs(self) -> JobRepository:
+        return self.core.jobs
+
+    def jobs_as_of(self, seconds_ago: float) -> SqlJobRepository:
+        """The same rows, written by a process whose clock says ``seconds_ago`` earlier (a
+        process that died mid-submit, long ago)."""
+        return SqlJobRepository(
+            self.core.db, clock=lambda: utcnow() - timedelta(seconds=seconds_ago)
+        )
 
     async def request(self, *, guild_id: int, user_id: int, folder: Path) -> Job:
         image, audio = folder / "face.jpg", folder / "voice.ogg"
@@ -124,13 +149,13 @@ class EngineHarness:
     async def inputs(self) -> PreparedInputs:
         """Upload the sample portrait and voice once; every prepared job reuses them."""
         if self._inputs is None:
-            self._inputs = await upload_sample_inputs(self.core.service._client)
+            self._inputs = await upload_sample_inputs(self.core.client)
         return self._inputs
 
     async def enqueue_prepared(self, *, guild_id: int, user_id: int) -> Job:
         """A QUEUED job with ready inputs, as if it had passed preparation."""
         inputs = await self.inputs()
-        store = self.core.store
+        writer = self.core.engine.writer
         request = AnimateRequest(
             guild_id=guild_id,
             channel_id=guild_id * 10,
@@ -138,11 +163,31 @@ class EngineHarness:
             image=InputRef(url="file:///prepared", declared_size=0),
             audio=InputRef(url="file:///prepared", declared_size=0),
         )
-        job = await store.create(request)
-        job = await store.transition(job, JobState.PREPARING)
-        job = await store.transition(job, JobState.QUEUED, inputs.queued_update())
+        job = await writer.create(request, Caps())
+        job = await writer.move(job, JobState.PREPARING)
+        job = await writer.move(job, JobState.QUEUED, inputs.queued(estimate_usd=0.05))
         self.core.service.wake()
         return job
+
+    async def enqueue_unprepared(self, *, guild_id: int, user_id: int) -> Job:
+        """A QUEUED job whose inputs never made it into its row (a bug upstream)."""
+        writer = self.core.engine.writer
+        request = AnimateRequest(
+            guild_id=guild_id,
+            channel_id=guild_id * 10,
+            user_id=user_id,
+            image=InputRef(url="file:///prepared", declared_size=0),
+            audio=InputRef(url="file:///prepared", declared_size=0),
+        )
+        job = await writer.create(request, Caps())
+        job = await writer.move(job, JobState.PREPARING)
+        job = await writer.move(job, JobState.QUEUED, JobChanges(queued_at=utcnow()))
+        self.core.service.wake()
+        return job
+
+    async def history(self, job_id: int) -> list[JobState]:
+        """The states the job's row went through, from the database."""
+        return await self.core.jobs.history(job_id)
 
     async def wait_until(
         self, predicate: Callable[[], Awaitable[bool]], within: float = 60.0
@@ -155,7 +200,7 @@ class EngineHarness:
 
     async def all_final(self) -> bool:
         live = [state for state in JobState if not state.is_terminal]
-        return not await self.core.store.in_states(live)
+        return not await self.core.jobs.in_states(live)
 
 
 @contextlib.asynccontextmanager
@@ -174,8 +219,8 @@ async def running_engine(
         **settings,
     }
     core_settings = Settings(**values)  # type: ignore[arg-type]
-    notifier = RecordingNotifier()
+    notifier = RecordingEdge()
     async with open_core(core_settings, local_files=True) as core:
-        core.service.attach_notifier(notifier)
-        await core.service.start()
+        core.attach(notifier.edge())
+        await core.start()
         yield EngineHarness(core, simulator, notifier)

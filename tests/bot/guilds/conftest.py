@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import SCHEMAS
+from bot.db.migrations import migrate
+from bot.db.sqlite import SqliteDatabase
 from bot.guilds.access import Viewer
 from bot.guilds.services import GuildServices, build_guild_services
-from bot.jobs.store import JobStore
 from bot.settings import Settings
-from tests.bot.guilds.rows import MovableClock
+from tests.bot.guilds.rows import MovableClock, Rows
 
 GUILD = 111
 OTHER_GUILD = 222
@@ -19,24 +21,24 @@ BOB = Viewer(guild_id=GUILD, user_id=3, manages_server=False)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[JobStore]:
-    store = JobStore(tmp_path / "emo-bot.sqlite3")
-    await store.open()
-    yield store
-    await store.close()
+def clock() -> MovableClock:
+    return MovableClock()
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
+async def store(tmp_path: Path, clock: MovableClock) -> AsyncIterator[Rows]:
+    db = await SqliteDatabase.open(tmp_path / "emo-bot.sqlite3")
+    await migrate(db, SCHEMAS)
+    yield Rows.over(db, clock, tmp_path / "media")
+    await db.close()
 
 
 ServicesFactory = Callable[..., GuildServices]
 
 
 @pytest.fixture
-def make_services(store: JobStore, clock: MovableClock, tmp_path: Path) -> ServicesFactory:
-    """The real guild services over the test's store and clock; keyword arguments are
+def make_services(store: Rows, clock: MovableClock, tmp_path: Path) -> ServicesFactory:
+    """The real guild services over the test's rows and clock; keyword arguments are
     settings (``emo_member_seconds_per_day=60``)."""
 
     def make(**settings: object) -> GuildServices:
@@ -45,7 +47,13 @@ def make_services(store: JobStore, clock: MovableClock, tmp_path: Path) -> Servi
             "emo_data_dir": tmp_path,
             **settings,
         }
-        return build_guild_services(Settings(**values), store, clock=clock)  # type: ignore[arg-type]
+        return build_guild_services(
+            Settings(**values),  # type: ignore[arg-type]
+            jobs=store.jobs,
+            guilds=store.guilds,
+            cache=store.cache,
+            clock=clock,
+        )
 
     return make
 

@@ -9,23 +9,23 @@ import pytest
 from bot.errors import UserFacingError
 from bot.guilds.audit import PAGE_SIZE, AuditQuery, parse_query
 from bot.guilds.services import GuildServices
+from bot.jobs.models import JobChanges
 from bot.jobs.states import JobState
-from bot.jobs.store import JobStore, JobUpdate
 from bot.messages import MessageKey
 from tests.bot.guilds.conftest import ADMIN, ALICE, BOB, GUILD, OTHER_GUILD
-from tests.bot.guilds.rows import MovableClock, delivered, preparing, queued
+from tests.bot.guilds.rows import MovableClock, Rows, delivered, preparing, queued
 
 
 async def test_a_manager_lists_who_where_when_hashes_and_cost_newest_first(
-    services: GuildServices, store: JobStore, clock: MovableClock
+    services: GuildServices, store: Rows, clock: MovableClock
 ) -> None:
     job = await queued(
         store, services.admission, guild_id=GUILD, user_id=ALICE.user_id, seconds=10, at=clock.now
     )
-    job = await store.annotate(job, JobUpdate(image_sha256="a" * 64, audio_sha256="b" * 64))
+    job = await store.jobs.annotate(job, JobChanges(image_sha256="a" * 64, audio_sha256="b" * 64))
     await delivered(store, job, video_seconds=9.9, cost=0.11, at=clock.now)
     refused = await preparing(store, guild_id=GUILD, user_id=BOB.user_id, at=clock.now)
-    await store.transition(refused, JobState.REJECTED)
+    await store.jobs.transition(refused, JobState.REJECTED)
     await preparing(store, guild_id=OTHER_GUILD, user_id=BOB.user_id, at=clock.now)
 
     page = await services.audit.page(ADMIN, AuditQuery())
@@ -46,7 +46,7 @@ async def test_a_manager_lists_who_where_when_hashes_and_cost_newest_first(
 
 
 async def test_filters_by_member_state_and_days_and_pages(
-    services: GuildServices, store: JobStore, clock: MovableClock
+    services: GuildServices, store: Rows, clock: MovableClock
 ) -> None:
     days = [clock.now - timedelta(days=n) for n in range(3)]  # 15, 14 and 13 June
     for day in days:

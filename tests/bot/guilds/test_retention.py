@@ -8,20 +8,20 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from bot.guilds.retention import MediaJanitor, RetentionPolicy, job_dir
+from bot.guilds.retention import MediaJanitor, RetentionPolicy
 from bot.guilds.services import GuildServices
 from bot.jobs.models import Job
 from bot.jobs.states import JobState
-from bot.jobs.store import JobStore
+from bot.media.cache import MediaCache
 from tests.bot.guilds.conftest import GUILD, OTHER_GUILD
-from tests.bot.guilds.rows import MovableClock, delivered, queued
+from tests.bot.guilds.rows import MovableClock, Rows, delivered, queued
 
 INPUTS = ("image.source", "audio.source", "image.jpg", "audio.mp3")
 OUTPUTS = ("result.mp4", "result-fitted.mp4")
 
 
 def _files(media: Path, job: Job, names: tuple[str, ...] = INPUTS + OUTPUTS) -> Path:
-    folder = job_dir(media, job.id)
+    folder = MediaCache(media).folder(job.id)
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
         (folder / name).write_bytes(b"x" * 1000)
@@ -32,12 +32,18 @@ def _left(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()} if folder.exists() else set()
 
 
-def _janitor(store: JobStore, media: Path, clock: MovableClock) -> MediaJanitor:
-    return MediaJanitor(store=store, media_dir=media, policy=RetentionPolicy(), clock=clock)
+def _janitor(store: Rows, media: Path, clock: MovableClock) -> MediaJanitor:
+    return MediaJanitor(
+        jobs=store.jobs,
+        guilds=store.guilds,
+        cache=MediaCache(media),
+        policy=RetentionPolicy(),
+        clock=clock,
+    )
 
 
 async def test_inputs_go_after_48_hours_and_outputs_after_7_days_never_while_on_the_way(
-    services: GuildServices, store: JobStore, clock: MovableClock, tmp_path: Path
+    services: GuildServices, store: Rows, clock: MovableClock, tmp_path: Path
 ) -> None:
     media = tmp_path / "media"
     done = await queued(
@@ -69,28 +75,27 @@ async def test_inputs_go_after_48_hours_and_outputs_after_7_days_never_while_on_
     assert _left(waiting_dir) == set(INPUTS)  # still on its way: untouched
     assert not orphan.exists()
     assert _left(hosted) == {"abcdefghijklmnop.jpg"}
-    row = await store.get(done.id)
+    row = await store.jobs.get(done.id)
     assert (row.image_source_url, row.audio_source_url) == ("", "")
     assert (row.image_url, row.audio_url, row.face_box, row.ext_box) == (None, None, None, None)
     assert row.result_url is not None  # the output's link goes with the output
     assert (row.cost_usd, row.user_id, row.channel_id) == (0.05, 2, 500)  # the audit stays
-    assert (await store.get(waiting.id)).image_url == "oss://face"
+    assert (await store.jobs.get(waiting.id)).image_url == "oss://face"
 
     clock.advance(days=6)  # 7 days and 1 hour after delivery
     swept = await janitor.sweep()
     assert swept.files == len(OUTPUTS)
     assert not done_dir.exists()
-    assert (await store.get(done.id)).result_url is None
+    assert (await store.jobs.get(done.id)).result_url is None
     assert _left(waiting_dir) == set(INPUTS)
-    cursor = await store.db.execute(
-        "SELECT inputs_purged_at, outputs_purged_at FROM jobs WHERE id = ?", (done.id,)
-    )
-    assert all(tuple(await cursor.fetchone() or (None,)))
+    row = await store.jobs.get(done.id)
+    assert row.inputs_purged_at is not None
+    assert row.outputs_purged_at is not None
     assert (await janitor.sweep()).files == 0  # nothing left to do
 
 
 async def test_forget_erases_a_members_finished_media_now_and_the_rest_when_it_ends(
-    services: GuildServices, store: JobStore, clock: MovableClock, tmp_path: Path
+    services: GuildServices, store: Rows, clock: MovableClock, tmp_path: Path
 ) -> None:
     media = tmp_path / "media"
     alice, bob = 2, 3
@@ -115,23 +120,21 @@ async def test_forget_erases_a_members_finished_media_now_and_the_rest_when_it_e
     assert not folders[elsewhere.id].exists()
     assert folders[on_the_way.id].exists()
     assert folders[theirs.id].exists()
-    assert (await store.get(mine.id)).image_source_url == ""
-    pending = await store.db.execute("SELECT user_id FROM media_erasures")
-    assert [tuple(row) for row in await pending.fetchall()] == [(alice,)]
+    assert (await store.jobs.get(mine.id)).image_source_url == ""
+    assert [erasure.owner.user_id for erasure in await store.guilds.erasures()] == [alice]
 
     # The job on its way ends; the next sweep erases it and closes the request.
-    await store.transition(on_the_way, JobState.CANCELED)
+    await store.jobs.transition(on_the_way, JobState.CANCELED)
     swept = await janitor.sweep()
     assert swept.jobs == 1
     assert not folders[on_the_way.id].exists()
     assert folders[theirs.id].exists()
-    pending = await store.db.execute("SELECT COUNT(*) FROM media_erasures")
-    assert tuple(await pending.fetchone() or ()) == (0,)
+    assert await store.guilds.erasures() == []
     assert not any(media.glob(f"job-{mine.id}*"))
 
 
 async def test_leaving_a_server_erases_that_servers_media_only(
-    services: GuildServices, store: JobStore, clock: MovableClock, tmp_path: Path
+    services: GuildServices, store: Rows, clock: MovableClock, tmp_path: Path
 ) -> None:
     media = tmp_path / "media"
     here = await queued(
@@ -149,14 +152,15 @@ async def test_leaving_a_server_erases_that_servers_media_only(
 
 
 async def test_the_sweep_runs_in_the_background_until_closed(
-    store: JobStore, clock: MovableClock, tmp_path: Path
+    store: Rows, clock: MovableClock, tmp_path: Path
 ) -> None:
     orphan = tmp_path / "media" / "job-424242"
     orphan.mkdir(parents=True)
     os.utime(orphan, (clock.now.timestamp() - 72 * 3600,) * 2)
     janitor = MediaJanitor(
-        store=store,
-        media_dir=tmp_path / "media",
+        jobs=store.jobs,
+        guilds=store.guilds,
+        cache=MediaCache(tmp_path / "media"),
         policy=RetentionPolicy(interval=timedelta(seconds=0.05)),
         clock=clock,
     )

@@ -8,10 +8,9 @@ from bot.errors import UserFacingError
 from bot.guilds.services import GuildServices
 from bot.guilds.settings import GuildSettingsStore, SettingName
 from bot.jobs.models import Framing, Style
-from bot.jobs.store import JobStore
 from bot.messages import MessageKey, render
 from tests.bot.guilds.conftest import ADMIN, ALICE, GUILD, OTHER_GUILD, ServicesFactory
-from tests.bot.guilds.rows import MovableClock
+from tests.bot.guilds.rows import NOON, MovableClock, Rows
 
 
 async def test_a_server_that_set_nothing_gets_the_bot_wide_defaults(
@@ -84,9 +83,9 @@ async def test_an_admin_sets_and_resets_and_the_history_says_who_and_when(
     assert history[0].changed_at == clock.now
 
 
-async def test_settings_survive_a_restart(services: GuildServices, store: JobStore) -> None:
+async def test_settings_survive_a_restart(services: GuildServices, store: Rows) -> None:
     await services.settings.update(ADMIN, {"active_per_member": 4})
-    fresh = GuildSettingsStore(store, services.settings.defaults)
+    fresh = GuildSettingsStore(store.guilds, services.settings.defaults)
     assert (await fresh.get(GUILD)).active_per_member == 4
 
 
@@ -132,7 +131,7 @@ async def test_values_of_the_wrong_kind_and_unknown_names_are_refused(
 
 
 async def test_a_member_without_manage_server_cannot_change_or_read_the_history(
-    services: GuildServices, store: JobStore
+    services: GuildServices, store: Rows
 ) -> None:
     for attempt in (
         services.settings.update(ALICE, {"queue_cap": 100}),
@@ -143,16 +142,15 @@ async def test_a_member_without_manage_server_cannot_change_or_read_the_history(
             await attempt
         assert refused.value.message.key is MessageKey.MANAGE_SERVER_REQUIRED
     assert (await services.settings.get(GUILD)).queue_cap == 20
-    cursor = await store.db.execute("SELECT COUNT(*) FROM guild_settings_changes")
-    assert tuple(await cursor.fetchone() or ()) == (0,)
+    assert await store.guilds.history(GUILD, 100) == []
 
 
 async def test_a_stored_value_that_no_longer_validates_falls_back_to_the_default(
-    services: GuildServices, store: JobStore
+    services: GuildServices, store: Rows
 ) -> None:
     await services.settings.update(ADMIN, {"queue_cap": 9, "active_per_member": 2})
-    async with store.transaction() as db:  # as if an older release had allowed 5000
-        await db.execute("UPDATE guild_settings SET value = '5000' WHERE name = 'queue_cap'")
+    # As if an older release had allowed 5000: the repository stores what it is given.
+    await store.guilds.write(GUILD, {"queue_cap": "5000"}, by=ADMIN.user_id, at=NOON)
     settings = await services.settings.get(GUILD)
     assert settings.queue_cap == 20
     assert settings.active_per_member == 2

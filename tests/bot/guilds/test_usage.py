@@ -8,13 +8,12 @@ import pytest
 
 from bot.errors import UserFacingError
 from bot.guilds.services import GuildServices
-from bot.jobs.store import JobStore
 from bot.messages import MessageKey
 from tests.bot.guilds.conftest import ADMIN, ALICE, BOB, GUILD, OTHER_GUILD
-from tests.bot.guilds.rows import MovableClock, delivered, queued
+from tests.bot.guilds.rows import MovableClock, Rows, delivered, queued
 
 
-async def _history(services: GuildServices, store: JobStore, clock: MovableClock) -> None:
+async def _history(services: GuildServices, store: Rows, clock: MovableClock) -> None:
     """Alice: 10 s delivered today ($0.50), 4 s waiting; 20 s last month ($1). Bob: 30 s
     delivered today ($2). Alice in another server: 8 s ($3)."""
     admission = services.admission
@@ -39,7 +38,7 @@ async def _history(services: GuildServices, store: JobStore, clock: MovableClock
 
 
 async def test_a_member_sees_their_own_use_today_and_this_month(
-    services: GuildServices, store: JobStore, clock: MovableClock
+    services: GuildServices, store: Rows, clock: MovableClock
 ) -> None:
     await _history(services, store, clock)
     report = await services.usage.member(ALICE)
@@ -51,7 +50,7 @@ async def test_a_member_sees_their_own_use_today_and_this_month(
 
 
 async def test_only_a_manager_sees_another_members_use_or_the_servers(
-    services: GuildServices, store: JobStore, clock: MovableClock
+    services: GuildServices, store: Rows, clock: MovableClock
 ) -> None:
     await _history(services, store, clock)
     with pytest.raises(UserFacingError) as refused:
@@ -66,7 +65,7 @@ async def test_only_a_manager_sees_another_members_use_or_the_servers(
 
 
 async def test_the_server_report_totals_this_month_by_member_and_past_months(
-    services: GuildServices, store: JobStore, clock: MovableClock
+    services: GuildServices, store: Rows, clock: MovableClock
 ) -> None:
     await services.settings.update(ADMIN, {"monthly_budget_usd": 10})
     await _history(services, store, clock)

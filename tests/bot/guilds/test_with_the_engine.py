@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import next_month, utcnow
 from bot.errors import UserFacingError
 from bot.guilds.access import Viewer
-from bot.guilds.clock import next_month
 from bot.guilds.retention import MediaJanitor, RetentionPolicy
+from bot.guilds.sql import SqlGuildRepository
 from bot.jobs.states import JobState
-from bot.jobs.store import utcnow
 from bot.messages import MessageKey
 from bot.provider.pricing import HEAD_USD_PER_SECOND
 from bot.simulator import Simulator, SimulatorKnobs
@@ -55,7 +55,7 @@ async def test_jobs_are_accepted_up_to_the_budget_and_the_cost_is_duration_times
         other = await engine.request(guild_id=2, user_id=3, folder=tmp_path)
         await engine.wait_until(engine.all_final)
 
-        store = engine.core.store
+        store = engine.core.jobs
         (rejected,) = await store.in_states([JobState.REJECTED])
         assert (rejected.user_id, rejected.error_key) == (3, MessageKey.QUOTA_MONTHLY_BUDGET.value)
         assert rejected.task_id is None  # never submitted
@@ -85,13 +85,19 @@ async def test_after_the_retention_time_the_files_and_the_links_are_gone(
             "audio.mp3",
             "result.mp4",
         }
-        store = engine.core.store
+        store = engine.core.jobs
         row = await store.get(job.id)
         assert row.state is JobState.DELIVERED
         assert row.image_url
         assert row.result_url
         clock = MovableClock(now=utcnow())
-        janitor = MediaJanitor(store=store, media_dir=media, policy=RetentionPolicy(), clock=clock)
+        janitor = MediaJanitor(
+            jobs=store,
+            guilds=SqlGuildRepository(engine.core.db),
+            cache=engine.core.cache,
+            policy=RetentionPolicy(),
+            clock=clock,
+        )
 
         clock.advance(hours=47)
         await janitor.sweep()

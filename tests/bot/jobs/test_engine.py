@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.errors import UserFacingError
+from bot.jobs.models import JobChanges
 from bot.jobs.states import JobState
-from bot.jobs.store import JobUpdate, utcnow
 from bot.messages import MessageKey
 from bot.simulator import Simulator, SimulatorKnobs
 from tests.support.engine import EngineHarness, running_engine
@@ -39,7 +38,7 @@ def starts(simulator: Simulator) -> list[str]:
 
 async def job_of_task(engine: EngineHarness, task_id: str) -> int:
     for state in JobState:
-        for job in await engine.core.store.in_states([state]):
+        for job in await engine.core.jobs.in_states([state]):
             if job.task_id == task_id:
                 return job.id
     raise KeyError(task_id)
@@ -96,7 +95,7 @@ async def test_an_operator_problem_pauses_everyone_keeps_the_queue_and_resumes(
         await asyncio.sleep(0.3)
         # Paused: nothing submitted, nobody failed, every job still queued in order.
         assert simulator.submissions == []
-        rows = await engine.core.store.in_states([JobState.QUEUED])
+        rows = await engine.core.jobs.in_states([JobState.QUEUED])
         assert [row.id for row in rows] == [first.id, *(job.id for job in queued)]
         assert engine.notifier.failures == []
         assert len(engine.notifier.alerts) == 1
@@ -170,7 +169,7 @@ async def test_transient_submit_errors_retry_with_backoff_then_give_up(
     ) as engine:
         job = await engine.enqueue_prepared(guild_id=1, user_id=1)
         await engine.wait_until(engine.all_final, within=30)
-        row = await engine.core.store.get(job.id)
+        row = await engine.core.jobs.get(job.id)
         assert row.state is JobState.DELIVERED
         assert row.attempt == 3
 
@@ -179,7 +178,7 @@ async def test_transient_submit_errors_retry_with_backoff_then_give_up(
         await engine.wait_until(engine.all_final, within=30)
         # The row is written first, the member told right after.
         await engine.wait_until(lambda: _told(engine), within=5)
-        row = await engine.core.store.get(doomed.id)
+        row = await engine.core.jobs.get(doomed.id)
         assert row.state is JobState.FAILED
         assert row.attempt == 4  # the first try and three retries
         assert row.error_key == MessageKey.PROVIDER_BUSY.value
@@ -226,15 +225,15 @@ async def test_a_task_stuck_pending_is_cancelled_uncharged(
         running = await engine.enqueue_prepared(guild_id=1, user_id=1)
         pending = await engine.enqueue_prepared(guild_id=2, user_id=2)
         await engine.wait_until(lambda: _ended(engine, pending.id), within=20)
-        row = await engine.core.store.get(pending.id)
+        row = await engine.core.jobs.get(pending.id)
         assert row.state is JobState.FAILED
         assert row.error_key == MessageKey.RENDER_STUCK.value
         assert simulator.tasks[row.task_id or ""].status == "CANCELED"
-        assert (await engine.core.store.get(running.id)).state is JobState.SUBMITTED
+        assert (await engine.core.jobs.get(running.id)).state is JobState.SUBMITTED
 
 
 async def _ended(engine: EngineHarness, job_id: int) -> bool:
-    return (await engine.core.store.get(job_id)).state.is_terminal
+    return (await engine.core.jobs.get(job_id)).state.is_terminal
 
 
 async def test_durations_are_learned_from_finished_renders(
@@ -254,17 +253,18 @@ async def _orphan_submitting(engine: EngineHarness, count: int, *, created: int)
     """Jobs left in SUBMITTING by a process that died mid-submit; ``created`` of them were
     accepted by the provider before it died (their task ids never reached the rows)."""
     await engine.service.gate.pause("Test", "hold the dispatcher")
-    store = engine.core.store
+    # The rows were last written 10 s ago: the dead process's submit is long over.
+    dead_process = engine.jobs_as_of(10)
     ids = []
     for n in range(count):
         job = await engine.enqueue_prepared(guild_id=50 + n, user_id=50 + n)
-        job = await store.transition(job, JobState.SUBMITTING, JobUpdate(attempt=1))
+        job = await dead_process.transition(job, JobState.SUBMITTING, JobChanges(attempt=1))
         if n < created:
             assert job.image_url
             assert job.audio_url
             assert job.face_box
             assert job.ext_box
-            await engine.service._client.submit_synthesis(
+            await engine.core.client.submit_synthesis(
                 image_url=job.image_url,
                 audio_url=job.audio_url,
                 face_bbox=job.face_box.as_list(),
@@ -272,11 +272,6 @@ async def _orphan_submitting(engine: EngineHarness, count: int, *, created: int)
                 style_level="normal",
             )
         ids.append(job.id)
-    # The rows were last written 10 s ago: the dead process's submit is long over.
-    await store.db.execute(
-        "UPDATE jobs SET updated_at = ? WHERE state = 'submitting'",
-        ((utcnow() - timedelta(seconds=10)).isoformat(),),
-    )
     await engine.service.gate.resume("test")
     return ids
 
@@ -302,7 +297,7 @@ async def test_a_submit_cut_short_by_a_crash_is_settled_without_a_second_charge(
     assert len(simulator.submissions) == created
     async with running_engine(simulator, tmp_path, KEY, **settings) as second:
         await second.wait_until(second.all_final, within=30)
-        rows = [await second.core.store.get(job_id) for job_id in ids]
+        rows = [await second.core.jobs.get(job_id) for job_id in ids]
         assert [row.state for row in rows] == expected
         submitted_for_us = len(simulator.submissions)
         if expected == [JobState.DELIVERED]:
@@ -325,16 +320,14 @@ async def test_settling_a_cut_submit_never_adopts_a_live_submits_task(
         await first.service.gate.pause("Test", "hold the dispatcher")
         waiting = await first.enqueue_prepared(guild_id=60, user_id=60)
         # Settled 1 s after the restart: while the waiting job's submit awaits its answer.
-        await first.core.store.db.execute(
-            "UPDATE jobs SET updated_at = ? WHERE id = ?",
-            ((utcnow() - timedelta(seconds=14)).isoformat(), cut),
-        )
+        cut_row = await first.jobs.get(cut)
+        await first.jobs_as_of(14).annotate(cut_row, JobChanges(attempt=cut_row.attempt))
     simulator.update_knobs(submit_answer_delay_seconds=3.0)
     async with running_engine(simulator, tmp_path, KEY, **settings) as second:
         await second.service.gate.resume("test")
         second.service.wake()
         await second.wait_until(second.all_final, within=30)
-        rows = {job_id: await second.core.store.get(job_id) for job_id in (cut, waiting.id)}
+        rows = {job_id: await second.core.jobs.get(job_id) for job_id in (cut, waiting.id)}
     tasks = [submission.task_id for submission in simulator.submissions]
     assert rows[waiting.id].state is JobState.DELIVERED
     assert rows[waiting.id].task_id in tasks

@@ -76,7 +76,7 @@ async def test_metrics_move_with_a_job_and_readiness_follows_the_provider_pause(
 
         job = await engine.enqueue_prepared(guild_id=1, user_id=1)
         await engine.wait_until(engine.all_final, within=30)
-        assert (await engine.core.store.get(job.id)).state is JobState.DELIVERED
+        assert (await engine.core.jobs.get(job.id)).state is JobState.DELIVERED
         after = await scrape(http, base)
 
         def moved(name: str, **labels: str) -> float:
@@ -115,7 +115,7 @@ async def test_metrics_move_with_a_job_and_readiness_follows_the_provider_pause(
 async def test_provider_errors_are_counted_by_code(simulator: Simulator, tmp_path: Path) -> None:
     async with running_engine(simulator, tmp_path, "sk-not-the-key", emo_ops_bind="off") as engine:
         assert engine.core.ops.port is None
-        client = engine.service._client
+        client = engine.core.client
         with pytest.raises(ProviderError, match="InvalidApiKey"):
             await client.get_task("no-such-task")
         samples = {

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.guilds.audit import AuditEntry, AuditPage
-from bot.guilds.ledger import Totals
 from bot.guilds.money import usd
 from bot.guilds.retention import Erased
 from bot.guilds.settings import GuildSettings, SettingChange, SettingName
 from bot.guilds.usage import MemberUsage, ServerUsage
+from bot.jobs.ledger import Totals
 from bot.messages import MessageKey, Param, UserMessage, render
 
 MESSAGE_LIMIT = 2000

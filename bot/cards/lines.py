@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
+from pydantic import ValidationError
+
+from bot.jobs.forecast import Spot
 from bot.jobs.models import Job
 from bot.jobs.states import JobState
-from bot.messages import MessageKey, Param, UserMessage
+from bot.messages import (
+    PARAMS,
+    Mention,
+    MessageKey,
+    MessageLink,
+    Moment,
+    Param,
+    Phrase,
+    UserMessage,
+)
 
 log = logging.getLogger(__name__)
 
-TimeFormat = Callable[[datetime], str]
-"""Writes a moment for the member (on Discord: a relative timestamp that ticks by itself)."""
-
 
 @dataclass(frozen=True)
-class Spot:
-    """Where a waiting job stands: how many go first, and when it should be ready."""
+class CardView:
+    """A card as the edge shows it: its lines, and which buttons it carries."""
 
-    ahead: int
-    ready_at: datetime | None
+    lines: tuple[UserMessage, ...]
+    cancel: bool
+    retry: bool
 
 
 _STATE_KEYS: dict[JobState, MessageKey] = {
@@ -55,11 +62,11 @@ def failure_of(job: Job) -> UserMessage | None:
         return None
     try:
         key = MessageKey(job.error_key)
-        params: dict[str, Param] = json.loads(job.error_detail or "{}")
-    except ValueError:
+        params: dict[str, Param] = PARAMS.validate_json(job.error_detail or "{}")
+    except (ValueError, ValidationError):
         log.warning("job %d has an unknown error key %r", job.id, job.error_key)
         return UserMessage(key=MessageKey.UNEXPECTED, params={"reference": f"job-{job.id}"})
-    params.setdefault("mention", f"<@{job.user_id}>")
+    params.setdefault("mention", Mention(user_id=job.user_id))
     params.setdefault("job", job.id)
     return UserMessage(key=key, params=params)
 
@@ -76,23 +83,32 @@ def can_retry(job: Job) -> bool:
     return job.state.is_terminal and job.state is not JobState.REJECTED
 
 
-def card_lines(
-    job: Job,
-    *,
-    spot: Spot | None,
-    paused: bool,
-    result_link: str | None,
-    when: TimeFormat,
-) -> list[UserMessage]:
+def result_of(job: Job) -> MessageLink | Phrase | None:
+    """Where the card points for the result: the posted message, or "sent by DM"."""
+    if job.message_id is None:
+        return None
+    if job.deliver_dm:
+        return Phrase(key=MessageKey.CARD_SENT_BY_DM)
+    return MessageLink(guild_id=job.guild_id, channel_id=job.channel_id, message_id=job.message_id)
+
+
+def card_view(job: Job, *, spot: Spot | None, paused: bool) -> CardView:
+    """The card of ``job`` as its row stands."""
+    lines = card_lines(job, spot=spot, paused=paused)
+    return CardView(lines=tuple(lines), cancel=can_cancel(job), retry=can_retry(job))
+
+
+def card_lines(job: Job, *, spot: Spot | None, paused: bool) -> list[UserMessage]:
     """The lines of the card, top to bottom."""
     lines = [
         UserMessage(
-            key=MessageKey.CARD_TITLE, params={"mention": f"<@{job.user_id}>", "job": job.id}
+            key=MessageKey.CARD_TITLE,
+            params={"mention": Mention(user_id=job.user_id), "job": job.id},
         )
     ]
     if job.retry_of is not None:
         lines.append(UserMessage(key=MessageKey.CARD_RETRY_OF, params={"original": job.retry_of}))
-    lines.append(_status_line(job, spot=spot, paused=paused, result_link=result_link, when=when))
+    lines.append(_status_line(job, spot=spot, paused=paused))
     failure = failure_of(job) if job.state.is_terminal else None
     if failure is not None:
         lines.append(failure)  # the reason, and what to do next
@@ -114,11 +130,9 @@ def card_lines(
     return lines
 
 
-def _status_line(
-    job: Job, *, spot: Spot | None, paused: bool, result_link: str | None, when: TimeFormat
-) -> UserMessage:
+def _status_line(job: Job, *, spot: Spot | None, paused: bool) -> UserMessage:
     state = job.state
-    eta = when(spot.ready_at) if spot and spot.ready_at else "?"
+    eta: Param = Moment(at=spot.ready_at) if spot and spot.ready_at else "?"
     if state in (JobState.RECEIVED, JobState.PREPARING):
         return UserMessage(key=MessageKey.CARD_CHECKING)
     if state in (JobState.QUEUED, JobState.SUBMITTING):
@@ -130,12 +144,12 @@ def _status_line(
         if job.started_at is None:
             return UserMessage(key=MessageKey.CARD_WAITING_AT_PROVIDER, params={"eta": eta})
         return UserMessage(
-            key=MessageKey.CARD_RENDERING, params={"since": when(job.started_at), "eta": eta}
+            key=MessageKey.CARD_RENDERING, params={"since": Moment(at=job.started_at), "eta": eta}
         )
     if state in (JobState.SUCCEEDED, JobState.DELIVERING):
         return UserMessage(key=MessageKey.CARD_DELIVERING)
     if state is JobState.DELIVERED:
-        return UserMessage(key=MessageKey.CARD_DONE, params={"link": result_link or ""})
+        return UserMessage(key=MessageKey.CARD_DONE, params={"link": result_of(job) or ""})
     if state is JobState.CANCELED:
         return UserMessage(key=MessageKey.CARD_CANCELED)
     return UserMessage(key=MessageKey.CARD_FAILED)

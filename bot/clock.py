@@ -1,4 +1,4 @@
-"""The time the quotas and the retention go by: injectable, always aware UTC."""
+"""The time the bot goes by: injectable, always aware UTC, and the UTC calendar it counts in."""
 
 from __future__ import annotations
 
@@ -9,8 +9,19 @@ Clock = Callable[[], datetime]
 """Returns the current moment as an aware UTC datetime (tests pass their own)."""
 
 
-def system_clock() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+system_clock: Clock = utcnow
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A stored moment (an ISO string from SQLite, a datetime from elsewhere) as aware UTC."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def day_start(moment: datetime) -> datetime:
@@ -41,8 +52,3 @@ def next_month(moment: datetime) -> datetime:
 def previous_month(moment: datetime) -> datetime:
     """The first instant of the calendar month before ``moment``'s (UTC)."""
     return month_start(month_start(moment) - timedelta(days=1))
-
-
-def month_label(moment: datetime) -> str:
-    """``YYYY-MM`` of ``moment`` in UTC, as the usage report groups months."""
-    return moment.astimezone(UTC).strftime("%Y-%m")

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from bot.cards.lines import can_cancel, can_retry, card_lines
+from bot.jobs.forecast import Spot
 from bot.jobs.planning import DurationModel, forecast_ready
 from bot.jobs.states import JobState
-from bot.jobs.status import Spot, can_cancel, can_retry, card_lines
-from bot.messages import render
+from bot.messages import PLAIN, Markup, MessageLink, render
 from tests.bot.jobs.test_planning import NOW, job
 
 
@@ -17,11 +18,19 @@ def _when(moment: datetime) -> str:
     return f"<t:{int(moment.timestamp())}:R>"
 
 
-def _card(**fields: object) -> str:
+def _link(target: MessageLink) -> str:
+    return f"https://x/{target.message_id}"
+
+
+# The edge's markup, as a test writes it: the core hands it typed values, never markup.
+EDGE = Markup(mention=lambda user_id: f"<@{user_id}>", moment=_when, link=_link)
+
+
+def _card(markup: Markup = EDGE, **fields: object) -> str:
     row = job(7, 1, **fields)
     spot = Spot(ahead=2, ready_at=NOW + timedelta(minutes=3))
-    lines = card_lines(row, spot=spot, paused=False, result_link="https://x/1", when=_when)
-    return "\n".join(render(line, "en-US") for line in lines)
+    lines = card_lines(row, spot=spot, paused=False)
+    return "\n".join(render(line, "en-US", markup) for line in lines)
 
 
 def test_a_queued_card_shows_the_place_the_eta_and_the_estimate() -> None:
@@ -47,7 +56,7 @@ def test_a_failed_card_says_why_and_what_to_do() -> None:
 
 def test_a_delivered_card_links_the_result_and_shows_the_real_cost() -> None:
     text = _card(state=JobState.DELIVERED, message_id=5, cost_usd=0.2294, video_seconds=20.0)
-    assert "https://x/1" in text
+    assert "https://x/5" in text
     assert "$0.23 for 20.0 s" in text
     assert "Estimated" not in text
 
@@ -77,3 +86,20 @@ def test_the_forecast_queues_behind_the_tasks_in_flight() -> None:
     ready = forecast_ready([job(2, 1), job(3, 2)], ends, model, concurrency=1, now=NOW)
     assert ready[2] == NOW + timedelta(seconds=50)
     assert ready[3] == NOW + timedelta(seconds=70)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"state": JobState.QUEUED},
+        {"state": JobState.SUBMITTED, "started_at": NOW},
+        {"state": JobState.DELIVERED, "message_id": 5},
+        {"state": JobState.FAILED, "error_key": "render_failed", "error_detail": '{"reason": "x"}'},
+    ],
+)
+def test_the_core_writes_no_discord_markup(fields: dict[str, object]) -> None:
+    text = _card(PLAIN, **fields)
+    assert "<@" not in text
+    assert "<t:" not in text
+    assert "discord.com" not in text
+    assert "#7" in text  # the job is still named

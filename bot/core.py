@@ -1,0 +1,259 @@
+"""The core, assembled from the settings: database, provider, media, engine, cards, guilds.
+
+No Discord here. An edge (Discord, the command line) attaches what it shows jobs with, then
+``start()`` runs every loop in one place and ``close()`` stops them in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+from pydantic import SecretStr
+
+from bot.cards import sql as cards_sql
+from bot.cards.keeper import CardKeeper
+from bot.cards.repository import CardRepository
+from bot.cards.surface import CardSurface
+from bot.db import meta as meta_schema
+from bot.db.database import Database
+from bot.db.meta import MetaStore
+from bot.db.migrations import Schema, migrate
+from bot.db.sqlite import SqliteDatabase
+from bot.guilds import sql as guilds_sql
+from bot.guilds.services import GuildServices, build_guild_services, prices_from
+from bot.jobs import schema as jobs_schema
+from bot.jobs.edge import ResultChannel
+from bot.jobs.engine import Engine, EngineParts
+from bot.jobs.events import JobEvent, OperatorAlert, alert_topic, job_topic
+from bot.jobs.limits import EngineLimits
+from bot.jobs.preparation import InputPreparer, PreparationLimits
+from bot.jobs.repository import JobRepository
+from bot.jobs.service import AnimateService
+from bot.jobs.sql import SqlJobRepository
+from bot.media.cache import MediaCache
+from bot.media.hosting import open_media_host
+from bot.ops import Metrics, OpsServer
+from bot.provider.client import DashScopeClient
+from bot.settings import ProviderKind, Settings
+from bot.topic import Topic
+
+log = logging.getLogger(__name__)
+
+SIMULATOR_KEY = "sk-simulator"
+
+SCHEMAS: tuple[Schema, ...] = (
+    meta_schema.SCHEMA,
+    jobs_schema.SCHEMA,
+    cards_sql.SCHEMA,
+    guilds_sql.SCHEMA,
+)
+"""Every package's tables, in the order their migrations run (a table before its users)."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """What an edge gives the core: where results go, and how it hears of jobs."""
+
+    results: ResultChannel
+    listen: Callable[[JobEvent], Awaitable[None]] | None = None  # progress and notices
+    alerts: Callable[[OperatorAlert], Awaitable[None]] | None = None
+    cards: CardSurface | None = None  # status cards, where the edge shows them
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    """The database, migrated."""
+    db = await SqliteDatabase.open(
+        settings.database_path, busy_timeout=settings.emo_sqlite_busy_timeout_seconds
+    )
+    try:
+        await migrate(db, SCHEMAS)
+        yield db
+    finally:
+        await db.close()
+
+
+class Core:
+    """Everything the edges need, built once per process."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        session: aiohttp.ClientSession,
+        client: DashScopeClient,
+        preparer: InputPreparer,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.session = session
+        self.client = client
+        self.metrics = metrics
+        self.events: Topic[JobEvent] = job_topic()
+        self.alerts: Topic[OperatorAlert] = alert_topic()
+        self.meta = MetaStore(db)
+        self.jobs: JobRepository = SqlJobRepository(db)
+        self.cards: CardRepository = cards_sql.SqlCardRepository(db)
+        self.cache = MediaCache(settings.media_dir)
+        self.guilds: GuildServices = build_guild_services(
+            settings, jobs=self.jobs, guilds=guilds_sql.SqlGuildRepository(db), cache=self.cache
+        )
+        self.engine = Engine(
+            EngineParts(
+                jobs=self.jobs,
+                meta=self.meta,
+                client=client,
+                preparer=preparer,
+                session=session,
+                cache=self.cache,
+                admission=self.guilds.admission,
+                prices=prices_from(settings),
+                limits=engine_limits(settings),
+                events=self.events,
+                alerts=self.alerts,
+            )
+        )
+        self.service = AnimateService(self.engine)
+        self.events.subscribe(metrics.job_changed)
+        self.ops = OpsServer(
+            bind=settings.emo_ops_bind,
+            metrics=metrics,
+            jobs=self.jobs,
+            meta=self.meta,
+            gate=self.service.gate,
+        )
+        self.card_keeper = CardKeeper(
+            jobs=self.jobs,
+            cards=self.cards,
+            forecast=self.service.forecast,
+            paused=self.engine.prober.paused,
+        )
+        self._cards_shown = False
+        self._running = False
+
+    def attach(self, edge: Edge) -> None:
+        """Connect an edge: before ``start()``, so it hears of the jobs resumed then."""
+        self.engine.attach(edge.results)
+        if edge.listen is not None:
+            self.events.subscribe(edge.listen)
+        if edge.alerts is not None:
+            self.alerts.subscribe(edge.alerts)
+        if edge.cards is not None:
+            self.card_keeper.attach(edge.cards)
+            self.events.subscribe(self.card_keeper.on_event)
+            self._cards_shown = True
+
+    async def start(self) -> None:
+        """Run everything: the engine (resuming every unfinished job), the media retention,
+        the card sweep."""
+        if self._running:
+            return
+        self._running = True
+        await self.engine.start()
+        self.guilds.retention.start()
+        if self._cards_shown:
+            self.card_keeper.start()
+
+    async def close(self) -> None:
+        """Stop everything started; row writes under way finish first (idempotent)."""
+        if not self._running:
+            return
+        self._running = False
+        await self.card_keeper.close()
+        await self.guilds.close()
+        await self.engine.close()
+
+
+def engine_limits(settings: Settings) -> EngineLimits:
+    return EngineLimits(
+        provider_concurrency=settings.emo_provider_concurrency,
+        lookahead=settings.emo_lookahead,
+        lookahead_window_seconds=settings.emo_lookahead_window_seconds,
+        fairness_window_seconds=settings.emo_fairness_window_seconds,
+        poll_min_seconds=settings.emo_poll_min_seconds,
+        poll_max_seconds=settings.emo_poll_max_seconds,
+        query_budget_per_second=settings.emo_query_budget_per_second,
+        provider_retries=settings.emo_provider_retries,
+        retry_base_delay=settings.emo_retry_base_seconds,
+        submit_timeout_seconds=settings.emo_http_timeout_seconds,
+        max_result_bytes=settings.emo_max_result_bytes,
+        render_seconds_per_audio_second=settings.emo_render_seconds_per_audio_second,
+        stuck_task_seconds=settings.emo_stuck_task_seconds,
+        probe_interval_seconds=settings.emo_probe_interval_seconds,
+        max_active_per_member=settings.emo_max_active_per_member,
+        max_queued_per_server=settings.emo_max_queued_per_server,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIterator[Core]:
+    """Open the database, the HTTP session and (if asked) the in-process simulator.
+
+    ``local_files`` lets jobs name ``file://`` inputs: for the command line only.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        base_url, api_key = str(settings.dashscope_base_url), settings.dashscope_api_key
+        if settings.emo_provider is ProviderKind.SIMULATOR:
+            base_url = await stack.enter_async_context(_in_process_simulator())
+            api_key = api_key or SecretStr(SIMULATOR_KEY)
+        assert api_key is not None  # the settings refuse a missing key for the real provider
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
+        )
+        metrics = Metrics()
+        db = await stack.enter_async_context(open_database(settings))
+        client = DashScopeClient(
+            session,
+            base_url,
+            api_key,
+            timeout_seconds=settings.emo_http_timeout_seconds,
+            observer=metrics,
+        )
+        host = await stack.enter_async_context(
+            open_media_host(settings, client=client, session=session)
+        )
+        preparer = InputPreparer(
+            session=session,
+            client=client,
+            host=host,
+            cache=MediaCache(settings.media_dir),
+            limits=PreparationLimits(
+                allowed_hosts=frozenset(settings.emo_attachment_hosts),
+                max_input_bytes=settings.emo_max_input_bytes,
+                max_pixels=settings.emo_max_image_pixels,
+                max_image_side=settings.emo_max_image_side,
+                provider_retries=settings.emo_provider_retries,
+                allow_local_files=local_files,
+            ),
+        )
+        core = Core(
+            settings=settings,
+            db=db,
+            session=session,
+            client=client,
+            preparer=preparer,
+            metrics=metrics,
+        )
+        stack.push_async_callback(core.close)
+        await stack.enter_async_context(core.ops.running())
+        yield core
+
+
+@contextlib.asynccontextmanager
+async def _in_process_simulator() -> AsyncIterator[str]:
+    # Imported here: the simulator's detector is an optional extra.
+    from bot.simulator import Simulator
+
+    simulator = Simulator()
+    await simulator.start(host="127.0.0.1", port=0)
+    log.warning("EMO_PROVIDER=simulator: videos are simulated locally at %s", simulator.base_url)
+    try:
+        yield simulator.base_url
+    finally:
+        await simulator.close()

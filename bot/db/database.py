@@ -1,0 +1,52 @@
+"""What a repository may ask of the database, whatever the backend.
+
+Repositories write SQL with ``?`` placeholders and pass plain values (numbers, text, booleans,
+aware datetimes, None); a backend adapts both. Rows come back as mappings by column name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+Row = Mapping[str, Any]
+"""One result row by column name."""
+
+
+class StaleRowError(RuntimeError):
+    """A compare-and-set found the row changed: another worker moved it first."""
+
+
+class Connection(Protocol):
+    """Statements on one connection: inside a transaction, or a read on its own."""
+
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run a statement; return how many rows it changed."""
+        ...
+
+    async def insert(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run an INSERT into a table with an integer ``id``; return the new row's id."""
+        ...
+
+    async def fetch_all(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Every row of a query."""
+        ...
+
+    async def fetch_one(self, sql: str, params: Sequence[object] = ()) -> Row | None:
+        """The first row of a query, if any."""
+        ...
+
+
+class Database(Connection, Protocol):
+    """The bot's database. Reads on it see only committed data; writes go in transactions."""
+
+    dialect: str  # "sqlite" (and later "postgres"): which migrations apply
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """One write transaction: committed at the end of the block, rolled back on error."""
+        ...
+
+    async def close(self) -> None:
+        """Let writes under way finish, then close every connection."""
+        ...

@@ -1,0 +1,86 @@
+"""The migration runner: each package brings its own migrations; this applies them in order.
+
+A ``Schema`` names a package's tables (its component) and lists its migrations per dialect,
+oldest first. ``schema_versions`` records how far each component has got. All of it runs in
+one transaction, so a failed migration leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.db import legacy
+from bot.db.database import Connection, Database
+from bot.db.scripts import statements
+
+log = logging.getLogger(__name__)
+
+VERSIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_versions (
+    component TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class Schema:
+    """One package's tables. Never edit a released migration: append a new one."""
+
+    component: str
+    migrations: Mapping[str, tuple[str, ...]]  # dialect -> scripts, oldest first
+
+    def scripts(self, dialect: str) -> tuple[str, ...]:
+        return self.migrations.get(dialect, ())
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer version of the bot: refuse rather than guess."""
+
+    def __init__(self, component: str, found: int, known: int) -> None:
+        super().__init__(
+            f"the database's {component} tables are at version {found}, this bot knows "
+            f"{known}: run the newer bot, or restore a backup made by this version"
+        )
+        self.component = component
+        self.found = found
+        self.known = known
+
+
+async def versions(connection: Connection) -> dict[str, int]:
+    rows = await connection.fetch_all("SELECT component, version FROM schema_versions")
+    return {str(row["component"]): int(row["version"]) for row in rows}
+
+
+async def migrate(db: Database, schemas: Sequence[Schema]) -> dict[str, int]:
+    """Bring every component up to date; return the versions reached."""
+    async with db.transaction() as tx:
+        await tx.execute(VERSIONS_TABLE)
+        reached = await versions(tx)
+        if not reached and db.dialect == "sqlite":
+            # A database from before per-package migrations: convert it to the baselines.
+            try:
+                reached = await legacy.adopt(tx)
+            except legacy.LegacyTooNewError as error:
+                raise SchemaTooNewError(
+                    "legacy", error.version, len(legacy.LEGACY_MIGRATIONS)
+                ) from None
+
+        for schema in schemas:
+            scripts = schema.scripts(db.dialect)
+            current = reached.get(schema.component, 0)
+            if current > len(scripts):
+                raise SchemaTooNewError(schema.component, current, len(scripts))
+            for number, script in enumerate(scripts[current:], start=current + 1):
+                for statement in statements(script):
+                    await tx.execute(statement)
+                await tx.execute(
+                    "INSERT INTO schema_versions (component, version) VALUES (?, ?)"
+                    " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                    (schema.component, number),
+                )
+                log.info("database: %s tables migrated to version %d", schema.component, number)
+                reached[schema.component] = number
+    return reached

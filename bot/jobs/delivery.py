@@ -1,0 +1,197 @@
+"""Delivery, as one flow: download the result, fit it to the edge's upload limit, post it.
+
+DELIVERING is written before the post, which carries the job's nonce, so a post retried
+after a crash does not appear twice; past the nonce's memory the edge is asked first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+
+from bot.clock import utcnow
+from bot.jobs.edge import DeliveryError, ResultChannel, ResultPost, UploadTooLargeError
+from bot.jobs.models import Job, JobChanges
+from bot.jobs.notices import expired, to_member
+from bot.jobs.states import JobState
+from bot.jobs.writer import JobWriter
+from bot.media.cache import MediaCache
+from bot.media.download import DownloadError, download_to_file
+from bot.media.video import fit_video
+from bot.messages import MessageKey
+from bot.retry import Backoff, retrying
+from bot.tasks import BackgroundTasks
+
+log = logging.getLogger(__name__)
+
+NONCE_WINDOW = timedelta(minutes=4)  # Discord deduplicates a nonce for "a few minutes"
+MEGABYTE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DeliveryLimits:
+    attempts: int = 5
+    retry_base_delay: float = 2.0
+    max_result_bytes: int = 200 * MEGABYTE
+
+
+def _retry_download(error: Exception) -> bool:
+    # 403/404: the signed URL expired or the file is gone; no retry can help.
+    return isinstance(error, DownloadError) and not error.gone
+
+
+def _retry_post(error: Exception) -> bool:
+    # An unexpected error at the edge counts as a failed try like any other: a bug there
+    # must not leave the job stuck in DELIVERING.
+    return not (isinstance(error, DeliveryError) and error.permanent)
+
+
+class Delivery:
+    """Owns the deliveries under way (one per job at a time)."""
+
+    def __init__(
+        self,
+        *,
+        writer: JobWriter,
+        session: aiohttp.ClientSession,
+        cache: MediaCache,
+        limits: DeliveryLimits,
+    ) -> None:
+        self._writer = writer
+        self._session = session
+        self._cache = cache
+        self._limits = limits
+        self._backoff = Backoff(first=limits.retry_base_delay, cap=60.0)
+        self._channel: ResultChannel | None = None
+        self._delivering: set[int] = set()
+        self._tasks = BackgroundTasks()
+
+    def attach(self, channel: ResultChannel) -> None:
+        self._channel = channel
+
+    @property
+    def channel(self) -> ResultChannel:
+        if self._channel is None:
+            raise RuntimeError("no ResultChannel attached")
+        return self._channel
+
+    def soon(self, job: Job) -> None:
+        """Deliver ``job`` (SUCCEEDED, or DELIVERING after a restart) in the background."""
+        if job.id in self._delivering:
+            return
+        self._delivering.add(job.id)
+        self._tasks.spawn(self._deliver(job), name=f"deliver-{job.id}")
+
+    async def close(self) -> None:
+        await self._tasks.cancel_all()
+
+    async def _deliver(self, job: Job) -> None:
+        try:
+            if job.state is JobState.DELIVERING and utcnow() - job.updated_at > NONCE_WINDOW:
+                # A post may have landed just before a crash, beyond Discord's nonce memory.
+                found = await self.channel.find_posted(job)
+                if found is not None:
+                    await self._delivered(job, found)
+                    return
+            if job.state is JobState.SUCCEEDED:
+                job = await self._writer.move(job, JobState.DELIVERING)
+            video = self._cache.result(job.id)
+            if await asyncio.to_thread(video.exists) or await self._download(job, video):
+                await self._post(job, video)
+        finally:
+            self._delivering.discard(job.id)
+
+    async def _download(self, job: Job, video: Path) -> bool:
+        url = job.result_url
+        assert url is not None
+
+        async def fetch() -> int:
+            return await download_to_file(
+                self._session,
+                url,
+                video,
+                max_bytes=self._limits.max_result_bytes,
+                allowed_hosts=None,
+            )
+
+        try:
+            await retrying(
+                fetch,
+                attempts=self._limits.attempts,
+                backoff=self._backoff,
+                retry_if=_retry_download,
+                what=f"job {job.id} result download",
+            )
+        except DownloadError as error:
+            log.warning("job %d result download failed: %s", job.id, error.reason)
+            await self._writer.end(job, JobState.EXPIRED, expired(job))
+            return False
+        return True
+
+    async def _fit(self, job: Job, video: Path, limit: int) -> ResultPost:
+        """The post that fits ``limit``: the video, a re-encoded copy, or a link."""
+        seconds = round(job.video_seconds or 0, 1)
+        size = (await asyncio.to_thread(video.stat)).st_size
+        limit_mb = round(limit / MEGABYTE, 1)
+        if size <= limit:
+            return ResultPost(to_member(MessageKey.RESULT, job, seconds=seconds), video)
+        fitted = self._cache.fitted(job.id)
+        if await asyncio.to_thread(fit_video, video, fitted, limit):
+            message = to_member(MessageKey.RESULT_SHRUNK, job, seconds=seconds, limit_mb=limit_mb)
+            return ResultPost(message, fitted)
+        return self._link(job, size, limit)
+
+    def _link(self, job: Job, size: int, limit: int) -> ResultPost:
+        message = to_member(
+            MessageKey.RESULT_TOO_LARGE,
+            job,
+            size_mb=round(size / MEGABYTE, 1),
+            limit_mb=round(limit / MEGABYTE, 1),
+            url=job.result_url or "",
+        )
+        return ResultPost(message, None)
+
+    async def _post(self, job: Job, video: Path) -> None:
+        try:
+            message_id = await self._post_fitted(job, video)
+        except Exception as error:
+            if isinstance(error, DeliveryError):
+                log.warning("job %d delivery failed: %s", job.id, error.reason)
+            else:
+                log.error("job %d delivery failed unexpectedly", job.id, exc_info=error)
+            failure = to_member(MessageKey.DELIVERY_FAILED, job)
+            await self._writer.end(job, JobState.FAILED, failure)
+            return
+        await self._delivered(job, message_id)
+
+    async def _post_fitted(self, job: Job, video: Path) -> int:
+        channel = self.channel
+        limit = await channel.upload_limit(job)
+        result = await self._fit(job, video, limit)
+
+        async def post() -> int:
+            try:
+                return await channel.post(job, result)
+            except UploadTooLargeError:
+                log.info("job %d: the video is over the upload limit after all: a link", job.id)
+                size = (await asyncio.to_thread(video.stat)).st_size
+                return await channel.post(job, self._link(job, size, limit))
+
+        return await retrying(
+            post,
+            attempts=self._limits.attempts,
+            backoff=self._backoff,
+            retry_if=_retry_post,
+            what=f"job {job.id} delivery",
+        )
+
+    async def _delivered(self, job: Job, message_id: int) -> None:
+        # The message exists now: the writer records it even if we are being cancelled.
+        await self._writer.move(
+            job, JobState.DELIVERED, JobChanges(message_id=message_id, delivered_at=utcnow())
+        )

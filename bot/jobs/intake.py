@@ -1,0 +1,195 @@
+"""Intake: a request becomes a row, its inputs are checked and converted, and it is queued.
+
+Also a retry, which is a new request from a finished job's cached inputs. Nothing billable
+happens here but the provider's face check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.errors import UserFacingError
+from bot.jobs.admission import Admission
+from bot.jobs.forecast import Forecaster
+from bot.jobs.models import AnimateRequest, InputRef, Job
+from bot.jobs.preparation import InputPreparer, refusal_for
+from bot.jobs.prober import Prober
+from bot.jobs.repository import (
+    CapExceededError,
+    JobNotFoundError,
+    JobRepository,
+    RetryPendingError,
+    StaleJobStateError,
+)
+from bot.jobs.states import JobState
+from bot.jobs.writer import JobWriter
+from bot.media.cache import MediaCache
+from bot.messages import MessageKey, UserMessage
+from bot.provider.errors import ProviderError, ProviderInputError
+from bot.tasks import BackgroundTasks, Wakeup
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A job that passed every check and waits for the provider."""
+
+    job: Job
+    ahead: int
+    paused: bool = False  # the provider account needs the operator: the job keeps its place
+
+
+class RetryForbiddenError(Exception):
+    """Someone other than the requester or a server manager asked for a retry."""
+
+
+class Intake:
+    """Owns the preparations under way that no member is waiting for (resumed ones)."""
+
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        writer: JobWriter,
+        preparer: InputPreparer,
+        admission: Admission,
+        prober: Prober,
+        forecaster: Forecaster,
+        cache: MediaCache,
+        dispatch: Wakeup,
+    ) -> None:
+        self._jobs = jobs
+        self._writer = writer
+        self._preparer = preparer
+        self._admission = admission
+        self._prober = prober
+        self._forecaster = forecaster
+        self._cache = cache
+        self._dispatch = dispatch
+        self._tasks = BackgroundTasks()
+
+    async def close(self) -> None:
+        await self._tasks.cancel_all()
+
+    async def request(self, request: AnimateRequest) -> Accepted:
+        """Write the job's row, check and prepare its inputs, queue it.
+
+        Raises UserFacingError when a cap is reached, the inputs are refused or the provider
+        cannot take them; the row (if any) then says why.
+        """
+        caps = await self._admission.caps(request.guild_id, request.user_id)
+        try:
+            job = await self._writer.create(request, caps)
+        except RetryPendingError as pending:
+            raise UserFacingError(MessageKey.RETRY_PENDING, job=pending.job_id) from None
+        except CapExceededError as cap:
+            key = MessageKey.MEMBER_BUSY if cap.scope == "member" else MessageKey.SERVER_QUEUE_FULL
+            raise UserFacingError(key, count=cap.count, limit=cap.limit) from None
+        job = await self._writer.move(job, JobState.PREPARING)
+        job = await self._prepare(job)
+        self._dispatch.ring()
+        paused = await self._prober.paused()
+        return Accepted(job=job, ahead=await self._forecaster.ahead_of(job), paused=paused)
+
+    def resume(self, job: Job) -> None:
+        """Prepare a job again after a restart (RECEIVED or PREPARING); the outcome is told
+        in the channel, since nobody waits for an answer."""
+        self._tasks.spawn(self._resume(job), name=f"prepare-{job.id}")
+
+    async def _resume(self, job: Job) -> None:
+        if job.state is JobState.RECEIVED:
+            job = await self._writer.move(job, JobState.PREPARING)
+        try:
+            await self._prepare(job, tell=True)
+        except UserFacingError:
+            return  # the refusal reached the member through the job's notice
+        self._dispatch.ring()
+
+    async def _prepare(self, job: Job, *, tell: bool = False) -> Job:
+        try:
+            return await self._prepare_or_refuse(job, tell)
+        except StaleJobStateError:
+            # The row left PREPARING under us: the member cancelled it meanwhile.
+            current = await self._jobs.get(job.id)
+            log.info("job %d preparation ended: the row is %s now", job.id, current.state.value)
+            raise UserFacingError(MessageKey.CANCELED, job=job.id) from None
+
+    async def _prepare_or_refuse(self, job: Job, tell: bool) -> Job:
+        """Prepare and queue ``job``; a refusal ends it (REJECTED or FAILED) and is raised."""
+        try:
+            inputs = await self._preparer.prepare(job)
+            entry = await self._admission.entry(job, inputs.audio_seconds)
+            # The quotas are checked in the same transaction that queues the job.
+            return await self._writer.move(
+                job, JobState.QUEUED, inputs.queued(entry.estimate_usd), guard=entry.guard
+            )
+        except UserFacingError as refusal:
+            await self._writer.end(job, JobState.REJECTED, refusal.message, tell=tell)
+            raise
+        except ProviderInputError as error:
+            provider_refusal = refusal_for(error)
+            await self._writer.end(job, JobState.REJECTED, provider_refusal.message, tell=tell)
+            raise provider_refusal from None
+        except ProviderError as error:
+            message = await self._prober.trouble(job, error)
+            await self._writer.end(job, JobState.FAILED, message, tell=tell)
+            raise UserFacingError(message.key, **message.params) from None
+        except (asyncio.CancelledError, StaleJobStateError):
+            raise  # CancelledError: the row stays PREPARING and is resumed on the next start
+        except Exception:
+            log.exception("job %d preparation failed unexpectedly", job.id)
+            message = UserMessage(key=MessageKey.UNEXPECTED, params={"reference": f"job-{job.id}"})
+            await self._writer.end(job, JobState.FAILED, message, tell=tell)
+            raise
+
+    async def retry(
+        self,
+        job_id: int,
+        *,
+        guild_id: int | None,
+        actor_id: int,
+        actor_manages_server: bool,
+    ) -> Accepted:
+        """Run a finished job again with the same inputs, for the same member.
+
+        Only for the job's own server: another server's job is "not found" (a crafted button
+        must not make one server pay for another's). Raises RetryForbiddenError for anyone
+        but the requester or a server manager, and UserFacingError when the job is still
+        running, a retry of it is on its way, its inputs are gone, or a cap is reached.
+        """
+        try:
+            original = await self._jobs.get(job_id)
+        except JobNotFoundError:
+            raise UserFacingError(MessageKey.JOB_NOT_FOUND, job=job_id) from None
+        if original.guild_id != guild_id:
+            log.warning("job %d: retry from server %s refused (not its server)", job_id, guild_id)
+            raise UserFacingError(MessageKey.JOB_NOT_FOUND, job=job_id)
+        if actor_id != original.user_id and not actor_manages_server:
+            raise RetryForbiddenError(job_id)
+        if not original.state.is_terminal:
+            raise UserFacingError(MessageKey.RETRY_NOT_FINISHED, job=original.id)
+        first = original.retry_of or original.id
+        if not await asyncio.to_thread(self._cache.has_inputs, first):
+            raise UserFacingError(MessageKey.RETRY_INPUTS_GONE, job=original.id)
+        request = AnimateRequest(
+            guild_id=original.guild_id,
+            channel_id=original.channel_id,
+            user_id=original.user_id,
+            locale=original.locale,
+            image=InputRef(url=original.image_source_url, declared_size=0),
+            audio=InputRef(url=original.audio_source_url, declared_size=0),
+            style=original.style,
+            framing=original.framing,
+            trim=original.trim_audio,
+            upload_limit_bytes=original.upload_limit_bytes,
+            deliver_dm=original.deliver_dm,
+            # Every retry points at the first job: its folder holds the inputs, and one
+            # pending retry per original is the rule.
+            retry_of=first,
+            requested_by=actor_id,
+        )
+        log.info("job %d retried by %d", original.id, actor_id)
+        return await self.request(request)

@@ -1,0 +1,33 @@
+"""The engine's operator settings, as the engine reads them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    provider_concurrency: int = 1
+    lookahead: int = 1
+    lookahead_window_seconds: float = 20.0
+    poll_min_seconds: float = 2.0
+    poll_max_seconds: float = 15.0
+    query_budget_per_second: float = 10.0
+    provider_retries: int = 4
+    retry_base_delay: float = 2.0
+    retry_max_delay: float = 300.0
+    max_result_bytes: int = 200 * 1024 * 1024
+    delivery_attempts: int = 5
+    render_seconds_per_audio_second: float = 8.5
+    stuck_task_seconds: float = 3 * 3600.0
+    probe_interval_seconds: float = 60.0
+    max_active_per_member: int | None = 2
+    max_queued_per_server: int | None = 20
+    submit_timeout_seconds: float = 60.0
+    fairness_window_seconds: float = 3600.0
+    rescan_seconds: float = 5.0  # other processes may add rows: look again even when not woken
+
+    @property
+    def max_in_flight(self) -> int:
+        """Tasks the provider may hold for us at once: the renders plus the look-ahead."""
+        return self.provider_concurrency + self.lookahead

@@ -1,0 +1,213 @@
+"""Polling: one loop watches every task in flight, within a shared query budget.
+
+Each task's next query is planned from its expected end (``Timeline``); a finished task is
+written and handed to delivery, a failed one ends its job, a stuck one is cancelled.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.clock import utcnow
+from bot.jobs.budget import QueryBudget
+from bot.jobs.events import OperatorAlert
+from bot.jobs.limits import EngineLimits
+from bot.jobs.models import Job, JobChanges
+from bot.jobs.notices import expired, to_member
+from bot.jobs.planning import PollPlan, next_poll_delay
+from bot.jobs.repository import JobNotFoundError, JobRepository, StaleJobStateError
+from bot.jobs.states import JobState
+from bot.jobs.timeline import Timeline
+from bot.jobs.writer import JobWriter
+from bot.messages import MessageKey, UserMessage
+from bot.provider.client import DashScopeClient
+from bot.provider.errors import ProviderError
+from bot.provider.models import TaskResponse, TaskStatus
+from bot.provider.pricing import Prices
+from bot.tasks import Wakeup
+from bot.topic import Topic
+
+log = logging.getLogger(__name__)
+
+TASK_LIFETIME = timedelta(hours=24)  # the provider forgets task ids and result URLs after this
+
+
+class Poller:
+    """Owns the poll schedule: which task to query next, and when."""
+
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        writer: JobWriter,
+        client: DashScopeClient,
+        timeline: Timeline,
+        alerts: Topic[OperatorAlert],
+        prices: Prices,
+        limits: EngineLimits,
+        on_finished: Callable[[Job], None],
+        wake_dispatcher: Callable[[], None],
+    ) -> None:
+        self._jobs = jobs
+        self._writer = writer
+        self._client = client
+        self._timeline = timeline
+        self._alerts = alerts
+        self._prices = prices
+        self._limits = limits
+        self._on_finished = on_finished  # a SUCCEEDED job: deliver it
+        self._wake_dispatcher = wake_dispatcher  # a task ended or started: submit?
+        self.budget = QueryBudget(limits.query_budget_per_second)
+        self._plan = PollPlan(limits.poll_min_seconds, limits.poll_max_seconds)
+        self._queue: list[tuple[datetime, int]] = []
+        self._overdue: dict[int, int] = {}  # job id -> polls since the expected end passed
+        self._warned_slow: set[int] = set()
+        self._wakeup = Wakeup()
+        self._rng = random.Random()
+
+    def track(self, job_id: int, *, delay: float) -> None:
+        """Query ``job_id``'s task in ``delay`` seconds."""
+        heapq.heappush(self._queue, (utcnow() + timedelta(seconds=delay), job_id))
+        self._wakeup.ring()
+
+    async def run_forever(self) -> None:
+        while True:
+            if not self._queue:
+                await self._wakeup.sleep(None)
+                continue
+            due, job_id = self._queue[0]
+            wait = (due - utcnow()).total_seconds()
+            if wait > 0:
+                await self._wakeup.sleep(wait)
+                continue
+            heapq.heappop(self._queue)
+            await self.budget.acquire()
+            try:
+                await self._poll(job_id)
+            except StaleJobStateError:
+                log.info("job %d moved while it was polled (a cancel)", job_id)
+            except Exception:
+                log.exception("job %d poll failed unexpectedly; polling it again later", job_id)
+                self.track(job_id, delay=self._limits.poll_max_seconds)
+
+    async def _poll(self, job_id: int) -> None:
+        try:
+            job = await self._jobs.get(job_id)
+        except JobNotFoundError:
+            return
+        if job.state is not JobState.SUBMITTED or job.task_id is None:
+            self._overdue.pop(job_id, None)
+            return
+        now = utcnow()
+        if job.submitted_at is not None and now - job.submitted_at > TASK_LIFETIME:
+            await self._writer.end(job, JobState.EXPIRED, expired(job))
+            return
+        try:
+            task = await self._client.get_task(job.task_id)
+        except ProviderError as error:
+            # Polling is free and the task lives on: keep trying, at the slow rhythm.
+            if error.status == 429 or error.code.startswith("Throttling"):
+                self.budget.penalize()
+            log.warning("job %d poll failed: %s", job.id, error.code)
+            self.track(job.id, delay=self._limits.poll_max_seconds)
+            return
+        self.budget.succeeded()
+        await self._answered(job, task, now)
+
+    async def _answered(self, job: Job, task: TaskResponse, now: datetime) -> None:
+        output = task.output
+        status = output.task_status
+        if status in (TaskStatus.PENDING, TaskStatus.RUNNING):
+            if status is TaskStatus.RUNNING and job.started_at is None:
+                # Its end is now known better, and so is when the look-ahead should go.
+                job = await self._writer.annotate(
+                    job, JobChanges(started_at=output.started_at or now)
+                )
+                self._wake_dispatcher()
+            if await self._watchdog(job, status):
+                return
+            self._plan_next(job)
+            return
+        self._overdue.pop(job.id, None)
+        self._timeline.task_ended(output.ended_at or now)
+        if status is TaskStatus.SUCCEEDED:
+            job = await self._succeeded(job, task)
+            self._wake_dispatcher()
+            if job.state is JobState.SUCCEEDED:
+                self._on_finished(job)
+            return
+        self._wake_dispatcher()
+        if status is TaskStatus.FAILED:
+            message = to_member(MessageKey.RENDER_FAILED, job, reason=output.code or "unknown")
+            await self._writer.end(job, JobState.FAILED, message)
+        elif status is TaskStatus.CANCELED:
+            await self._writer.end(job, JobState.CANCELED, None)
+        else:  # UNKNOWN: the provider no longer knows the task
+            await self._writer.end(job, JobState.EXPIRED, expired(job))
+
+    def _plan_next(self, job: Job) -> None:
+        remaining = (self._timeline.end_of(job) - utcnow()).total_seconds()
+        overdue = self._overdue.get(job.id, 0)
+        if remaining <= 0:
+            self._overdue[job.id] = overdue + 1
+        delay = next_poll_delay(
+            self._plan, remaining=remaining, overdue_polls=overdue, rng=self._rng
+        )
+        self.track(job.id, delay=delay)
+
+    async def _watchdog(self, job: Job, status: TaskStatus) -> bool:
+        """Handle a task stuck past the limit; True when the job ended here."""
+        limit = timedelta(seconds=self._limits.stuck_task_seconds)
+        now = utcnow()
+        if status is TaskStatus.PENDING and job.submitted_at and now - job.submitted_at > limit:
+            assert job.task_id is not None
+            try:
+                await self._client.cancel_task(job.task_id)
+            except ProviderError as error:
+                log.warning("job %d stuck but could not be cancelled: %s", job.id, error.code)
+                return False
+            hours = round(limit.total_seconds() / 3600, 1)
+            message = to_member(MessageKey.RENDER_STUCK, job, hours=hours)
+            await self._writer.end(job, JobState.FAILED, message)
+            self._wake_dispatcher()
+            return True
+        started = job.started_at
+        slow = status is TaskStatus.RUNNING and started and now - started > limit
+        if slow and job.id not in self._warned_slow:
+            self._warned_slow.add(job.id)
+            log.warning("job %d (task %s) is still rendering past the limit", job.id, job.task_id)
+            alert = UserMessage(
+                key=MessageKey.ALERT_RENDER_SLOW,
+                params={
+                    "job": job.id,
+                    "task": job.task_id or "?",
+                    "hours": round(limit.total_seconds() / 3600, 1),
+                },
+            )
+            await self._alerts.publish(OperatorAlert(alert, guild_id=job.guild_id))
+        return False
+
+    async def _succeeded(self, job: Job, task: TaskResponse) -> Job:
+        seconds = task.usage.video_duration if task.usage else None
+        if task.video_url is None:
+            message = to_member(MessageKey.RENDER_FAILED, job, reason="no result")
+            return await self._writer.end(job, JobState.FAILED, message)
+        started, ended = task.output.started_at or job.started_at, task.output.ended_at
+        render = (ended - started).total_seconds() if started and ended else None
+        cost = self._prices.cost(seconds, job.framing.value) if seconds is not None else None
+        return await self._writer.move(
+            job,
+            JobState.SUCCEEDED,
+            JobChanges(
+                result_url=task.video_url,
+                video_seconds=seconds,
+                cost_usd=cost,
+                started_at=started,
+                render_seconds=render,
+                finished_at=utcnow(),
+            ),
+        )

@@ -1,0 +1,219 @@
+"""The jobs' rows behind a typed interface: what the engine, the guilds and the ops ask of them.
+
+``SqliteJobRepository`` (``bot/jobs/sqlite.py``) implements it; a second backend is another
+module implementing the same Protocol. Nothing outside a repository writes SQL on ``jobs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.db.database import StaleRowError
+from bot.jobs.ledger import Totals
+from bot.jobs.models import AnimateRequest, Job, JobChanges
+from bot.jobs.planning import Usage
+from bot.jobs.states import JobState
+
+
+class JobNotFoundError(LookupError):
+    """No job has this id."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"no job {job_id}")
+        self.job_id = job_id
+
+
+class StaleJobStateError(StaleRowError):
+    """The row was no longer in the expected state: another worker moved it first."""
+
+    def __init__(self, job_id: int, expected: JobState) -> None:
+        super().__init__(f"job {job_id} is no longer {expected.value}")
+        self.job_id = job_id
+        self.expected = expected
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Limits checked when a job is created (None: no limit)."""
+
+    active_per_member: int | None = None
+    queued_per_server: int | None = None
+
+
+class CapExceededError(Exception):
+    """A new job would break a cap: ``scope`` is "member" or "server"."""
+
+    def __init__(self, scope: str, count: int, limit: int) -> None:
+        super().__init__(f"{scope} cap: {count} of {limit}")
+        self.scope = scope
+        self.count = count
+        self.limit = limit
+
+
+class RetryPendingError(Exception):
+    """A retry of this job is already on its way: a second one would only pay twice."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"a retry of job {job_id} is already on its way")
+        self.job_id = job_id
+
+
+class LedgerView(Protocol):
+    """What a transition's guard may read, inside the transition's own transaction."""
+
+    async def totals(
+        self,
+        *,
+        guild_id: int,
+        since: datetime,
+        until: datetime,
+        user_id: int | None = None,
+        excluding: int | None = None,
+    ) -> Totals:
+        """What ``guild_id`` (or one member there) used in ``[since, until)``, leaving out
+        the job ``excluding`` (the one being admitted)."""
+        ...
+
+
+Guard = Callable[[LedgerView], Awaitable[None]]
+"""Checked inside a transition's transaction; raises to refuse it (nothing is written)."""
+
+
+@dataclass(frozen=True)
+class JobSearch:
+    """A server's jobs, filtered, newest first, one page."""
+
+    guild_id: int
+    user_id: int | None = None
+    state: JobState | None = None
+    created_since: datetime | None = None
+    created_before: datetime | None = None
+    limit: int = 10
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class MediaOwner:
+    """Whose media an erasure is about: one member (in every server) or one server."""
+
+    user_id: int | None = None
+    guild_id: int | None = None
+
+
+class JobRepository(LedgerView, Protocol):
+    """Every read and write of job rows. Writes are compare-and-sets on the row's state."""
+
+    # -- rows and their states -------------------------------------------------------------
+
+    async def create(self, request: AnimateRequest, caps: Caps) -> Job:
+        """Write a new job in RECEIVED, checking ``caps`` and pending retries in the same
+        transaction. Raises CapExceededError, RetryPendingError."""
+        ...
+
+    async def get(self, job_id: int) -> Job:
+        """The row; raises JobNotFoundError."""
+        ...
+
+    async def in_states(self, states: Sequence[JobState]) -> list[Job]:
+        """Jobs in any of ``states``, oldest first."""
+        ...
+
+    async def transition(
+        self,
+        job: Job,
+        target: JobState,
+        changes: JobChanges | None = None,
+        guard: Guard | None = None,
+    ) -> Job:
+        """Move ``job`` to ``target`` if its row is still in ``job.state``; return the new row.
+        Raises StaleJobStateError, or whatever ``guard`` raises."""
+        ...
+
+    async def annotate(self, job: Job, changes: JobChanges) -> Job:
+        """Change columns, not the state (still a compare-and-set on the state)."""
+        ...
+
+    async def history(self, job_id: int) -> list[JobState]:
+        """The states a job went through, in order."""
+        ...
+
+    # -- what the engine reads ------------------------------------------------------------
+
+    async def usage(self, since: datetime) -> Usage:
+        """Each server's demand since ``since`` and its latest submission (the fair share)."""
+        ...
+
+    async def queue_heads(self, now: datetime) -> list[Job]:
+        """The oldest eligible queued job of each server."""
+        ...
+
+    async def next_not_before(self) -> datetime | None:
+        """When the earliest backed-off queued job becomes eligible."""
+        ...
+
+    async def render_history(self, limit: int = 50) -> list[tuple[float, float]]:
+        """(audio seconds, render seconds) of the latest renders."""
+        ...
+
+    async def known_task_ids(self) -> set[str]:
+        """Every provider task id a job holds."""
+        ...
+
+    async def recent(self, *, user_id: int | None, guild_id: int | None, limit: int) -> list[Job]:
+        """The newest jobs of a member (``user_id``) or of a whole server, newest first."""
+        ...
+
+    async def count_by_state(self) -> dict[JobState, int]:
+        """How many jobs are in each state."""
+        ...
+
+    # -- money and the audit ----------------------------------------------------------------
+
+    async def totals_by_member(
+        self, *, guild_id: int, since: datetime, until: datetime
+    ) -> list[tuple[int, Totals]]:
+        """Each member's use of ``guild_id`` in ``[since, until)``, the most expensive first."""
+        ...
+
+    async def totals_by_month(
+        self, *, guild_id: int, since: datetime, until: datetime
+    ) -> list[tuple[str, Totals]]:
+        """``guild_id``'s use per UTC month (``YYYY-MM``) in ``[since, until)``, latest first."""
+        ...
+
+    async def search(self, search: JobSearch) -> tuple[int, list[Job]]:
+        """How many jobs match, and the page asked for."""
+        ...
+
+    # -- retention --------------------------------------------------------------------------
+
+    async def inputs_due(self, before: datetime) -> list[int]:
+        """Finished jobs created before ``before`` whose inputs are still kept."""
+        ...
+
+    async def outputs_due(self, before: datetime) -> list[int]:
+        """Finished jobs that ended before ``before`` whose result is still kept."""
+        ...
+
+    async def mark_purged(self, job_id: int, *, inputs: bool, outputs: bool, at: datetime) -> None:
+        """Record that a finished job's media went, and forget the links to them."""
+        ...
+
+    async def last_id(self) -> int:
+        """The newest job's id (0 when there is none)."""
+        ...
+
+    async def media_kept(self, owner: MediaOwner, up_to: int) -> list[int]:
+        """Finished jobs of ``owner`` up to job ``up_to`` with media still kept."""
+        ...
+
+    async def unfinished(self, owner: MediaOwner, up_to: int) -> int:
+        """How many jobs of ``owner`` up to job ``up_to`` are still on their way."""
+        ...
+
+    async def existing(self, job_ids: Sequence[int]) -> set[int]:
+        """Which of ``job_ids`` have a row."""
+        ...

@@ -1,0 +1,70 @@
+"""When each task in flight should end, from render times learned from finished jobs.
+
+The dispatcher reads it to time the look-ahead, the poller to time its queries, the forecast
+to tell members when. It keeps itself current by listening to the jobs' changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.clock import utcnow
+from bot.jobs.events import JobEvent
+from bot.jobs.models import Job
+from bot.jobs.planning import DurationModel, expected_ends
+from bot.jobs.repository import JobRepository
+from bot.jobs.states import JobState
+
+IN_FLIGHT = (JobState.SUBMITTING, JobState.SUBMITTED)
+
+
+class Timeline:
+    """The duration model and the expected end of every task in flight."""
+
+    def __init__(self, jobs: JobRepository, *, concurrency: int, prior_rate: float) -> None:
+        self._jobs = jobs
+        self._concurrency = concurrency
+        self._prior_rate = prior_rate
+        self.model = DurationModel(rate=prior_rate)
+        self.ends: dict[int, datetime] = {}
+        self._provider_free_at: datetime | None = None  # when the last finished task ended
+
+    async def learn(self) -> None:
+        """Fit the duration model to the latest renders, then re-plan."""
+        self.model = DurationModel.learn(await self._jobs.render_history(), self._prior_rate)
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        """Re-plan when every in-flight task should end."""
+        self.ends = self.expected_ends(await self._jobs.in_states(IN_FLIGHT), utcnow())
+
+    def expected_ends(self, in_flight: Sequence[Job], now: datetime) -> dict[int, datetime]:
+        return expected_ends(
+            in_flight,
+            self.model,
+            self._concurrency,
+            now,
+            provider_free_at=self._provider_free_at,
+        )
+
+    def end_of(self, job: Job) -> datetime:
+        """When ``job``'s task should end (alone, if it is not planned yet)."""
+        planned = self.ends.get(job.id)
+        if planned is not None:
+            return planned
+        return expected_ends([job], self.model, 1, utcnow())[job.id]
+
+    def task_ended(self, at: datetime) -> None:
+        """A task ended at the provider at ``at``: no task starts there before that."""
+        if self._provider_free_at is None or at > self._provider_free_at:
+            self._provider_free_at = at
+
+    async def on_event(self, event: JobEvent) -> None:
+        before, after = event.before, event.after
+        if event.entered(JobState.SUCCEEDED):
+            await self.learn()  # a new render time, and one task fewer in flight
+        elif event.entered(*IN_FLIGHT) or event.left(*IN_FLIGHT):
+            await self.refresh()
+        elif before is not None and before.started_at is None and after.started_at is not None:
+            await self.refresh()  # seen running: its end is known better

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.core import SCHEMAS
+from bot.db.migrations import migrate, versions
+from bot.db.sqlite import SqliteDatabase
+from bot.jobs.models import AnimateRequest, Box, Framing, InputRef, Job, JobChanges, Style
+from bot.jobs.repository import Caps, StaleJobStateError
+from bot.jobs.sql import SqlJobRepository
+from bot.jobs.states import IllegalTransitionError, JobState
+
+
+def _request(user_id: int = 7) -> AnimateRequest:
+    return AnimateRequest(
+        guild_id=1,
+        channel_id=2,
+        user_id=user_id,
+        locale="ja",
+        image=InputRef(url="http://127.0.0.1/a.png", declared_size=10),
+        audio=InputRef(url="http://127.0.0.1/a.ogg", declared_size=10),
+        style=Style.CALM,
+        framing=Framing.HALF_BODY,
+    )
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlJobRepository]:
+    db = await SqliteDatabase.open(tmp_path / "db.sqlite3")
+    await migrate(db, SCHEMAS)
+    yield SqlJobRepository(db)
+    await db.close()
+
+
+async def test_a_new_job_has_a_row_with_its_request(store: SqlJobRepository) -> None:
+    job = await store.create(_request(), Caps())
+    again = await store.get(job.id)
+    assert again == job
+    assert job.state is JobState.RECEIVED
+    assert (job.style, job.framing, job.locale) == (Style.CALM, Framing.HALF_BODY, "ja")
+    assert await store.history(job.id) == [JobState.RECEIVED]
+
+
+async def test_transitions_write_fields_and_history(store: SqlJobRepository) -> None:
+    job = await store.create(_request(), Caps())
+    job = await store.transition(job, JobState.PREPARING)
+    job = await store.transition(
+        job,
+        JobState.QUEUED,
+        JobChanges(face_box=Box(x1=1, y1=2, x2=3, y2=4), audio_seconds=9.5, image_url="oss://x"),
+    )
+    reread = await store.get(job.id)
+    assert reread.face_box == Box(x1=1, y1=2, x2=3, y2=4)
+    assert reread.audio_seconds == 9.5
+    assert reread.ext_box is None
+    assert await store.history(job.id) == [
+        JobState.RECEIVED,
+        JobState.PREPARING,
+        JobState.QUEUED,
+    ]
+
+
+async def test_a_stale_snapshot_cannot_move_the_row(store: SqlJobRepository) -> None:
+    job = await store.create(_request(), Caps())
+    first = await store.transition(job, JobState.PREPARING)
+    with pytest.raises(StaleJobStateError):
+        await store.transition(job, JobState.PREPARING)  # still believes RECEIVED
+    assert (await store.get(job.id)).state is first.state
+
+
+async def test_illegal_transitions_are_refused_before_touching_the_row(
+    store: SqlJobRepository,
+) -> None:
+    job = await store.create(_request(), Caps())
+    with pytest.raises(IllegalTransitionError):
+        await store.transition(job, JobState.DELIVERED)
+    assert (await store.get(job.id)).state is JobState.RECEIVED
+
+
+async def test_rows_survive_reopening_and_migrations_run_once(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    db = await SqliteDatabase.open(path)
+    await migrate(db, SCHEMAS)
+    job = await SqlJobRepository(db).create(_request(), Caps())
+    await db.close()
+    db = await SqliteDatabase.open(path)
+    try:
+        again = await migrate(db, SCHEMAS)
+        assert again == {schema.component: len(schema.scripts("sqlite")) for schema in SCHEMAS}
+        assert await versions(db) == again
+        store = SqlJobRepository(db)
+        assert (await store.get(job.id)).user_id == 7
+        assert [j.id for j in await store.in_states([JobState.RECEIVED])] == [job.id]
+    finally:
+        await db.close()
+
+
+async def test_the_jobs_table_has_exactly_the_models_columns(store: SqlJobRepository) -> None:
+    """Each column is declared once, in the model: the table may not drift from it."""
+    db = store._db
+    columns = {row["name"] for row in await db.fetch_all("PRAGMA table_info(jobs)")}
+    assert columns == set(Job.model_fields)
+
+
+async def test_only_the_fields_given_are_written(store: SqlJobRepository) -> None:
+    job = await store.create(_request(), Caps())
+    job = await store.transition(job, JobState.PREPARING, JobChanges(audio_seconds=3.0))
+    job = await store.annotate(job, JobChanges(image_url="oss://a"))
+    assert (job.audio_seconds, job.image_url) == (3.0, "oss://a")
+    job = await store.annotate(job, JobChanges(audio_seconds=None))  # set to None: written
+    assert (job.audio_seconds, job.image_url) == (None, "oss://a")
