@@ -394,3 +394,48 @@ async def test_results_reach_the_member_when_the_channel_or_their_dms_are_closed
     # discord.py cannot know the fake's shortened token life (it counts 15 minutes), so the
     # bot tried the reply once, got 50027, and fell back: that one refusal is expected.
     assert all(str(third.id) in v and "expired token" in v for v in discord_fake.violations)
+
+
+async def test_a_crafted_retry_button_cannot_make_another_server_pay(
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+    tmp_path: Path,
+) -> None:
+    """A manager of one server presses Retry with another server's job in the custom id,
+    or another job's id on this server's card: refused privately, nothing is submitted."""
+    data, fake = tmp_path / "data", discord_fake
+    elsewhere = fake.add_guild("Elsewhere")
+    lobby = fake.add_channel(elsewhere, "lobby")
+    stranger = fake.add_member(name="tom", guild_id=elsewhere)
+    manager = fake.add_member(name="max", manage_guild=True)
+    member = fake.add_member(name="ann")
+    await started(bot_process(), fake)
+    await fake.wait_for_commands(names=["emo"])
+    await fake.invoke_slash(
+        "emo animate", user_id=stranger, channel_id=lobby, attachments=attachments(fixtures)
+    )
+    await _job_in_state(data, 1, "delivered")
+    await _animate(fake, fixtures, member)
+    await _job_in_state(data, 2, "delivered")
+    await _animate(fake, fixtures, member)
+    await _job_in_state(data, 3, "delivered")
+    assert len(simulator.submissions) == 3
+    card = _card(fake, 2)
+
+    # Another server's job, through this server's card: that server must not pay.
+    crafted = await fake.invoke_component(card.id, "emo:retry:1", user_id=manager, forged=True)
+    await crafted.wait_original_edit(lambda m: "no job #1" in m.content, timeout=30)
+    # This server's other job, through a card that is not its own.
+    mismatched = await fake.invoke_component(card.id, "emo:retry:3", user_id=manager, forged=True)
+    await mismatched.wait_original_edit(lambda m: "no job #3" in m.content, timeout=30)
+    await asyncio.sleep(2)  # a retry, had one started, would have its row by now
+    assert [row["id"] for row in _rows(data)] == [1, 2, 3]
+    assert len(simulator.submissions) == 3
+    # The real button still works for the manager.
+    honest = await fake.invoke_component(card.id, "emo:retry:2", user_id=manager)
+    await honest.wait_original_edit(lambda m: "#4" in m.content, timeout=60)
+    await _job_in_state(data, 4, "delivered")
+    assert _row(data, 4)["guild_id"] == fake.guild_id
+    assert fake.violations == []

@@ -3,6 +3,7 @@ command, a component click, a modal submission), sent to the bot as INTERACTION_
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 
 from . import payloads
@@ -160,6 +161,7 @@ class InteractionDriver:
         component_type: int = 2,
         values: list[str] | None = None,
         locale: str = "en-US",
+        forged: bool = False,
     ) -> FakeInteraction:
         source = self.state.messages_by_id[message_id]
         uid, channel, guild = self.factory.context(user_id, source.channel_id)
@@ -178,6 +180,8 @@ class InteractionDriver:
             message_type=0,
             source=source,
         )
+        if forged:
+            _claim_button(interaction.payload["message"], custom_id)
         return await self.factory.send(interaction)
 
     async def submit_modal(
@@ -254,3 +258,15 @@ class InteractionDriver:
             opened_by=opened_by.id,
         )
         return await self.factory.send(interaction)
+
+
+def _claim_button(message: JSON, custom_id: str) -> None:
+    """What a tampered client sends: the message's first button, renamed ``custom_id``
+    (in a copy: the stored message keeps its own)."""
+    message["components"] = copy.deepcopy(message.get("components") or [])
+    for row in message["components"]:
+        for component in row.get("components") or []:
+            if component.get("type") == 2:
+                component["custom_id"] = custom_id
+                return
+    raise ValueError("a forged click needs a message with a button to rename")

@@ -207,8 +207,11 @@ class FakeDiscord(World, Activity, Knobs, Waiting):
         component_type: int = 2,
         values: list[str] | None = None,
         locale: str = "en-US",
+        forged: bool = False,
     ) -> FakeInteraction:
-        """Click a button (or pick select `values`) on a message the bot sent."""
+        """Click a button (or pick select `values`) on a message the bot sent. ``forged``:
+        the interaction claims the message carries a button ``custom_id`` it does not have
+        (a tampered client: the bot must not trust a custom id alone)."""
         return await self._driver.invoke_component(
             message_id,
             custom_id,
@@ -216,6 +219,7 @@ class FakeDiscord(World, Activity, Knobs, Waiting):
             component_type=component_type,
             values=values,
             locale=locale,
+            forged=forged,
         )
 
     async def submit_modal(
