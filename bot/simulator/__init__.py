@@ -7,24 +7,27 @@ from __future__ import annotations
 
 import logging
 
+from .accounts import Account
 from .controls import SimStateSnapshot
 from .knobs import RateLimits, SimulatorKnobs
-from .server import Simulator
-from .state import (
+from .records import (
     CancelRecord,
     DetectionRecord,
+    PolicyRecord,
     QueryCount,
-    SimTask,
-    StatusChange,
     SubmissionRecord,
     UploadRecord,
 )
+from .server import Simulator
+from .tasks import SimTask, StatusChange
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "Account",
     "CancelRecord",
     "DetectionRecord",
+    "PolicyRecord",
     "QueryCount",
     "RateLimits",
     "SimStateSnapshot",

@@ -38,11 +38,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         dest="api_keys",
         metavar="KEY",
-        help="accepted API key (repeatable; default: any non-empty key)",
+        help="accepted API key, its own account (repeatable; default: any non-empty key)",
+    )
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=None,
+        dest="accounts",
+        metavar="LABEL=KEY[,KEY...]",
+        help="an account whose keys share one queue, slot, rate limits and bill (repeatable)",
     )
     parser.add_argument("--detect-rejection-style", choices=["http400", "check_pass"], default=None)
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
+
+
+def accounts_from(args: argparse.Namespace) -> dict[str, list[str]] | None:
+    """The --account options as label -> keys, or None when there are none."""
+    if not args.accounts:
+        return None
+    accounts: dict[str, list[str]] = {}
+    for spec in args.accounts:
+        label, sep, keys = spec.partition("=")
+        if not sep or not label or not keys:
+            raise SystemExit(f"--account {spec!r}: expected LABEL=KEY[,KEY...]")
+        accounts.setdefault(label, []).extend(key for key in keys.split(",") if key)
+    return accounts
 
 
 def knobs_from(args: argparse.Namespace) -> SimulatorKnobs:
@@ -66,7 +87,7 @@ async def serve(args: argparse.Namespace) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     api_keys = set(args.api_keys) if args.api_keys else None
-    sim = Simulator(knobs=knobs_from(args), api_keys=api_keys)
+    sim = Simulator(knobs=knobs_from(args), api_keys=api_keys, accounts=accounts_from(args))
     await sim.start(host=args.host, port=args.port)
     try:
         log.info("simulator base URL: %s", sim.base_url)

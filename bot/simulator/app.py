@@ -10,16 +10,18 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from .answers import API, error_middleware
 from .context import SimContext
 from .controls import ControlRoutes, SimStateSnapshot
 from .inputs import InputFetcher
 from .knobs import SimulatorKnobs
 from .oss import Signer
-from .plumbing import API, RequestGate, error_middleware
+from .plumbing import RequestGate
 from .routes_detect import DetectRoutes
 from .routes_results import ResultRoutes
 from .routes_storage import StorageRoutes
 from .routes_synthesis import SynthesisRoutes
+from .routes_task_list import TaskListRoutes
 from .routes_tasks import TaskRoutes
 from .scheduler import Scheduler
 from .state import SimState
@@ -33,7 +35,6 @@ class SimulatorApp:
     def __init__(
         self,
         state: SimState,
-        api_keys: set[str] | None,
         results_dir: Path,
         uploads_dir: Path,
         scheduler: Scheduler,
@@ -43,7 +44,6 @@ class SimulatorApp:
     ) -> None:
         self.ctx = SimContext(
             state=state,
-            api_keys=api_keys,
             results_dir=results_dir,
             uploads_dir=uploads_dir,
             scheduler=scheduler,
@@ -56,6 +56,7 @@ class SimulatorApp:
         self.detection = DetectRoutes(self.ctx, gate, inputs)
         self.synthesis = SynthesisRoutes(self.ctx, gate, inputs)
         self.tasks = TaskRoutes(self.ctx, gate)
+        self.task_list = TaskListRoutes(self.ctx, gate)
         self.results = ResultRoutes(self.ctx, gate)
         self.controls = ControlRoutes(self.ctx)
 
@@ -89,15 +90,17 @@ class SimulatorApp:
 
     def build(self) -> web.Application:
         """The aiohttp application with every route."""
-        app = web.Application(middlewares=[error_middleware], client_max_size=4 * 1024 * 1024)
+        app = web.Application(
+            middlewares=[error_middleware(self.ctx.state)], client_max_size=4 * 1024 * 1024
+        )
         app.router.add_get(f"{API}/uploads", self.storage.get_policy)
         app.router.add_post("/oss", self.storage.upload)
         app.router.add_post(f"{API}/services/aigc/image2video/face-detect", self.detection.detect)
         app.router.add_post(
             f"{API}/services/aigc/image2video/video-synthesis", self.synthesis.submit
         )
-        app.router.add_get(f"{API}/tasks", self.tasks.list_tasks)
-        app.router.add_get(f"{API}/tasks/", self.tasks.list_tasks)
+        app.router.add_get(f"{API}/tasks", self.task_list.list_tasks)
+        app.router.add_get(f"{API}/tasks/", self.task_list.list_tasks)
         app.router.add_get(f"{API}/tasks/{{task_id}}", self.tasks.query)
         app.router.add_post(f"{API}/tasks/{{task_id}}/cancel", self.tasks.cancel)
         app.router.add_get("/results/{name}", self.results.result)

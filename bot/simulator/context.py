@@ -1,4 +1,5 @@
-"""`SimContext`: what every route shares (state, API keys, directories, scheduler, signer)."""
+"""`SimContext`: what every route shares (state and its accounts, directories, scheduler,
+signer)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ class SimContext:
     """The simulator's shared parts; `root_url` and `session` are set once it is serving."""
 
     state: SimState
-    api_keys: set[str] | None
     results_dir: Path
     uploads_dir: Path
     scheduler: Scheduler

@@ -1,4 +1,4 @@
-"""Test controls: the /_sim endpoints (state snapshot, knobs, forced failures, clock)."""
+"""Test controls: the /_sim endpoints (state snapshot, knobs, forced failures, clock, arrears)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,22 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
+from .accounts import Account
+from .answers import first_error, ok
 from .context import SimContext
 from .errors import ApiError
+from .injections import Endpoint, InjectedFailure, InjectedTaskFailure
 from .knobs import SimulatorKnobs, apply_changes
-from .plumbing import first_error, json_body, ok, parse
-from .state import (
-    Account,
+from .plumbing import json_body, parse
+from .records import (
     CancelRecord,
     DetectionRecord,
-    Endpoint,
-    InjectedFailure,
-    InjectedTaskFailure,
+    PolicyRecord,
     QueryCount,
-    SimTask,
     SubmissionRecord,
     UploadRecord,
 )
+from .tasks import SimTask
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class FailNextRequest(BaseModel):
     code: str
     message: str
     times: int = Field(default=1, ge=1)
+    retry_after: float | None = Field(default=None, ge=0)
 
 
 class FailNextTaskRequest(BaseModel):
@@ -53,6 +54,13 @@ class AdvanceTimeRequest(BaseModel):
     seconds: float = Field(ge=0)
 
 
+class ArrearsRequest(BaseModel):
+    """Body of POST /_sim/arrears: an account (label, id or API key) and its standing."""
+
+    account: str
+    arrears: bool = True
+
+
 class SimStateSnapshot(BaseModel):
     """Everything GET /_sim/state reports."""
 
@@ -62,6 +70,7 @@ class SimStateSnapshot(BaseModel):
     tasks: list[SimTask]
     submissions: list[SubmissionRecord]
     uploads: list[UploadRecord]
+    policies: list[PolicyRecord]
     detections: list[DetectionRecord]
     cancels: list[CancelRecord]
     query_count: QueryCount
@@ -83,6 +92,7 @@ class ControlRoutes:
             tasks=list(state.tasks.values()),
             submissions=state.submissions,
             uploads=list(state.uploads.values()),
+            policies=state.policies,
             detections=state.detections,
             cancels=state.cancels,
             query_count=state.query_count,
@@ -112,12 +122,16 @@ class ControlRoutes:
         return web.json_response(text=knobs.model_dump_json())
 
     async def sim_fail_next(self, request: web.Request) -> web.Response:
-        """POST /_sim/fail_next {endpoint, status, code, message, times}."""
+        """POST /_sim/fail_next {endpoint, status, code, message, times, retry_after}."""
         req = parse(FailNextRequest, await json_body(request))
         self.ctx.state.injections.add(
             req.endpoint,
             InjectedFailure(
-                status=req.status, code=req.code, message=req.message, remaining=req.times
+                status=req.status,
+                code=req.code,
+                message=req.message,
+                remaining=req.times,
+                retry_after=req.retry_after,
             ),
         )
         return ok({})
@@ -137,6 +151,15 @@ class ControlRoutes:
         self.ctx.scheduler.wake()
         return ok({"now": self.ctx.state.clock.now()})
 
+    async def sim_arrears(self, request: web.Request) -> web.Response:
+        """POST /_sim/arrears {account, arrears}: refuse (or again serve) an account's calls."""
+        req = parse(ArrearsRequest, await json_body(request))
+        try:
+            found = self.ctx.state.set_arrears(req.account, req.arrears)
+        except KeyError as exc:
+            raise ApiError(404, "NotFound", f"No such account: {req.account}.") from exc
+        return ok({"account_id": found.account_id, "arrears": found.arrears})
+
     def add_routes(self, app: web.Application) -> None:
         """Register the /_sim endpoints."""
         app.router.add_get("/_sim/state", self.sim_state)
@@ -145,3 +168,4 @@ class ControlRoutes:
         app.router.add_post("/_sim/fail_next", self.sim_fail_next)
         app.router.add_post("/_sim/fail_next_task", self.sim_fail_next_task)
         app.router.add_post("/_sim/advance_time", self.sim_advance_time)
+        app.router.add_post("/_sim/arrears", self.sim_arrears)

@@ -9,23 +9,32 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """A DashScope API error: JSON body {"code", "message", "request_id"}."""
+    """A DashScope API error: JSON body {"code", "message", "request_id"}.
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    `retry_after` (seconds) is sent as the `Retry-After` and `retry-after-ms` headers.
+    """
+
+    def __init__(
+        self, status: int, code: str, message: str, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 class OssError(Exception):
     """An OSS (storage) error: XML body, as Alibaba OSS answers."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 class ImageRejectedError(Exception):

@@ -12,7 +12,7 @@ from PIL import Image
 
 from .errors import ImageRejectedError
 from .media import decode_image
-from .state import BBox, Ratio
+from .tasks import BBox, Ratio
 
 if TYPE_CHECKING:
     import cv2

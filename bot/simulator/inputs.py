@@ -8,9 +8,9 @@ import logging
 import aiohttp
 from yarl import URL
 
+from .accounts import Account
 from .context import SimContext
 from .errors import ApiError
-from .state import Account
 
 log = logging.getLogger(__name__)
 

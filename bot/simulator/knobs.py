@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 log = logging.getLogger(__name__)
 
 RejectionStyle = Literal["http400", "check_pass"]
+ListRowsKey = Literal["data", "tasks"]
+MessageField = Literal["message", "msg"]
 
 
 class RateLimits(BaseModel):
@@ -34,6 +36,9 @@ class SimulatorKnobs(BaseModel):
     render_seconds_per_audio_second: float = Field(default=0.05, ge=0)
     render_overhead_seconds: float = Field(default=0.5, ge=0)
     max_running_per_account: int = Field(default=1, ge=1)
+    # A task that takes its account's slot first reports SUSPENDED this long (its render
+    # waits meanwhile), then RUNNING.
+    suspend_seconds: float = Field(default=0, ge=0)
     video_fps: int = Field(default=25, ge=1, le=60)
     animate_mouth: bool = True
 
@@ -65,6 +70,19 @@ class SimulatorKnobs(BaseModel):
     api_latency_seconds: float = Field(default=0, ge=0)
     # A submit's answer arrives this late although the task was created at once.
     submit_answer_delay_seconds: float = Field(default=0, ge=0)
+
+    # Answer shapes, for clients that must not trust odd answers.
+    # GET /tasks/{id} reports this instead of RUNNING (a status the client does not know);
+    # the task list and the task's history keep RUNNING.
+    running_status_alias: str | None = None
+    # Which key of an error body carries the message text (some answers say "msg").
+    error_message_field: MessageField = "message"
+    # The task list: the most rows a page holds, whatever page_size asks for.
+    list_page_size_cap: int = Field(default=10, ge=1)
+    # The key that carries the list's rows (the SDK 2.0 parser reads "tasks").
+    list_rows_key: ListRowsKey = "data"
+    # Drop `total` and `total_page` from the list's answers.
+    list_omit_total: bool = False
 
     # Billing, USD per second of output video.
     price_usd_per_second: dict[str, float] = Field(

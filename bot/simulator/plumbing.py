@@ -1,90 +1,31 @@
-"""Request plumbing shared by the routes: error middleware, auth, injected failures,
-throttling, JSON bodies and answers."""
+"""Request plumbing shared by the routes: JSON bodies, model checks, headers, and the gate
+in front of every API call (latency, auth, arrears, injected failures, throttling)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta, timezone
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from .accounts import Account, Caller, api_key_id_for
+from .answers import first_error
 from .context import SimContext
-from .errors import ApiError, OssError, oss_error_xml
+from .errors import ApiError
+from .injections import Endpoint, InjectedFailure
 from .payloads import KNOWN_MODELS
-from .state import Account, Endpoint, InjectedFailure
 
 log = logging.getLogger(__name__)
 
-API = "/api/v1"
 BEIJING = timezone(timedelta(hours=8))
+ARREARAGE = "Access denied, please make sure your account is in good standing."
 
 _Model = TypeVar("_Model", bound=BaseModel)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def new_request_id() -> str:
-    """A fresh request id, as every provider answer carries."""
-    return str(uuid.uuid4())
-
-
-def json_answer(status: int, body: Mapping[str, Any]) -> web.Response:
-    """A JSON response with this status and body."""
-    return web.json_response(dict(body), status=status)
-
-
-def ok(body: Mapping[str, Any]) -> web.Response:
-    """A 200 answer: the body plus a fresh request id."""
-    return json_answer(200, {"request_id": new_request_id(), **body})
-
-
-def first_error(exc: ValidationError) -> str:
-    """The provider-style message for the first validation error."""
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
-    return f"Invalid parameter {where}: {error['msg']}" if where else str(error["msg"])
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn raised errors into the provider's JSON bodies or OSS's XML ones."""
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        log.debug("%s %s -> %s %s", request.method, request.path, exc.status, exc.code)
-        return json_answer(
-            exc.status,
-            {"code": exc.code, "message": exc.message, "request_id": new_request_id()},
-        )
-    except OssError as exc:
-        log.debug("%s %s -> %s %s", request.method, request.path, exc.status, exc.code)
-        return web.Response(
-            status=exc.status,
-            text=oss_error_xml(exc.code, exc.message, new_request_id()),
-            content_type="application/xml",
-        )
-    except web.HTTPException as exc:
-        if not request.path.startswith(f"{API}/"):
-            raise
-        code = "NotFound" if exc.status == 404 else "InvalidParameter"
-        return json_answer(
-            exc.status, {"code": code, "message": exc.reason, "request_id": new_request_id()}
-        )
-    except Exception:
-        log.exception("simulator handler failed: %s %s", request.method, request.path)
-        return json_answer(
-            500,
-            {
-                "code": "InternalError",
-                "message": "An internal error has occured, please try again later.",
-                "request_id": new_request_id(),
-            },
-        )
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
@@ -141,14 +82,20 @@ class RequestGate:
     def __init__(self, ctx: SimContext) -> None:
         self.ctx = ctx
 
-    def authenticate(self, request: web.Request) -> Account:
-        """The caller's account, or a 401 for a missing or unknown API key."""
+    def authenticate(self, request: web.Request) -> Caller:
+        """The caller (account and key id), or a 401 for a missing or unknown API key."""
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         key = key.strip()
-        api_keys = self.ctx.api_keys
-        if scheme.lower() != "bearer" or not key or (api_keys is not None and key not in api_keys):
+        account = self.ctx.state.account(key) if scheme.lower() == "bearer" else None
+        if account is None:
             raise ApiError(401, "InvalidApiKey", "Invalid API-key provided.")
-        return self.ctx.state.account(key)
+        return Caller(account=account, api_key_id=api_key_id_for(key))
+
+    @staticmethod
+    def check_standing(caller: Caller) -> None:
+        """A 400 Arrearage while the caller's account is in arrears."""
+        if caller.account.arrears:
+            raise ApiError(400, "Arrearage", ARREARAGE)
 
     def inject(self, endpoint: Endpoint) -> InjectedFailure | None:
         """Take a queued forced failure for this endpoint (the caller decides how to answer)."""
@@ -158,7 +105,7 @@ class RequestGate:
         return failure
 
     def throttle(self, account: Account, endpoint: Endpoint, scope: str = "") -> None:
-        """A 429 when the account is over its rate limit for this endpoint."""
+        """A 429 (with retry hints) when the account is over its limit for this endpoint."""
         state = self.ctx.state
         knobs = state.knobs
         limits = knobs.rate_limits
@@ -170,26 +117,32 @@ class RequestGate:
             "cancel": limits.cancel,
         }.get(endpoint)
         key = (account.account_id, endpoint, scope)
-        if not state.limiter.allow(key, limit, knobs.rate_window_seconds):
+        wait = state.limiter.check(key, limit, knobs.rate_window_seconds)
+        if wait is not None:
             state.throttled[endpoint] = state.throttled.get(endpoint, 0) + 1
             raise ApiError(
                 429,
                 "Throttling.RateQuota",
                 "Requests rate limit exceeded, please try again later.",
+                retry_after=wait,
             )
 
     async def enter(
         self, request: web.Request, endpoint: Endpoint, *, scope: str = "", count: bool = False
-    ) -> Account:
-        """Common front of every API call: latency, auth, forced failure, throttling."""
+    ) -> Caller:
+        """Common front of every API call: latency, auth, standing, forced failure,
+        throttling. Polls are counted once authenticated, in arrears or not."""
         state = self.ctx.state
         if state.knobs.api_latency_seconds:
             await asyncio.sleep(state.knobs.api_latency_seconds)
-        account = self.authenticate(request)
+        caller = self.authenticate(request)
         if count:
             state.query_count.add(request.match_info.get("task_id", ""))
+        self.check_standing(caller)
         failure = self.inject(endpoint)
         if failure is not None:
-            raise ApiError(failure.status, failure.code, failure.message)
-        self.throttle(account, endpoint, scope)
-        return account
+            raise ApiError(
+                failure.status, failure.code, failure.message, retry_after=failure.retry_after
+            )
+        self.throttle(caller.account, endpoint, scope)
+        return caller

@@ -15,7 +15,7 @@ from PIL import Image
 
 from .faces import EXTRA_HINT
 from .media import decode_image
-from .state import BBox, Ratio
+from .tasks import BBox, Ratio
 
 if TYPE_CHECKING:
     import numpy as np

@@ -7,14 +7,16 @@ import logging
 
 from aiohttp import web
 
+from .answers import ok
 from .context import SimContext
 from .errors import ApiError, ImageRejectedError
 from .faces import compute_boxes, detect_faces
 from .inputs import InputFetcher
 from .media import inspect_image
 from .payloads import DETECT_MODEL, DetectRequest
-from .plumbing import RequestGate, async_header, check_model, json_body, ok, parse, resolve_header
-from .state import DetectionRecord, Ratio
+from .plumbing import RequestGate, async_header, check_model, json_body, parse, resolve_header
+from .records import DetectionRecord
+from .tasks import Ratio
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +36,17 @@ class DetectRoutes:
         state = self.ctx.state
         if state.knobs.api_latency_seconds:
             await asyncio.sleep(state.knobs.api_latency_seconds)
-        account = self.gate.authenticate(request)
+        caller = self.gate.authenticate(request)
+        self.gate.check_standing(caller)
+        account = caller.account
         failure = self.gate.inject("detect")
         if failure is not None:
             if failure.status == 200:
                 # A forced 200 is a check_pass=false verdict, whatever the rejection style.
                 return self._rejection(failure.code, failure.message, as_http_error=False)
-            raise ApiError(failure.status, failure.code, failure.message)
+            raise ApiError(
+                failure.status, failure.code, failure.message, retry_after=failure.retry_after
+            )
         self.gate.throttle(account, "detect")
         if async_header(request):
             raise ApiError(

@@ -43,7 +43,9 @@ class ResultRoutes:
         """GET /results/{task_id}.mp4 with a valid, unexpired OSS-style signature."""
         failure = self.gate.inject("result")
         if failure is not None:
-            raise OssError(failure.status, failure.code, failure.message)
+            raise OssError(
+                failure.status, failure.code, failure.message, retry_after=failure.retry_after
+            )
         signer = self.ctx.signer
         name = request.match_info["name"]
         query = request.query

@@ -11,11 +11,12 @@ from datetime import datetime
 import aiohttp
 from aiohttp import web
 
+from .answers import ok
 from .context import SimContext
 from .errors import ApiError, OssError
 from .oss import BUCKET, FORBID_OVERWRITE, OBJECT_ACL, PolicyDocument, policy_expired
-from .plumbing import BEIJING, RequestGate, ok
-from .state import UploadRecord
+from .plumbing import BEIJING, RequestGate
+from .records import PolicyRecord, UploadRecord
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,13 @@ class StorageRoutes:
         self.gate = gate
 
     async def get_policy(self, request: web.Request) -> web.Response:
-        """GET /api/v1/uploads?action=getPolicy&model=MODEL."""
+        """GET /api/v1/uploads?action=getPolicy&model=MODEL (recorded in `state.policies`).
+
+        A policy serves any number of uploads under its directory until it expires; only a
+        second file under the same key is refused (x-oss-forbid-overwrite)."""
         model = request.query.get("model", "")
-        account = await self.gate.enter(request, "policy", scope=model)
+        caller = await self.gate.enter(request, "policy", scope=model)
+        account = caller.account
         if request.query.get("action") != "getPolicy":
             raise ApiError(400, "InvalidParameter", "Unsupported action: expected getPolicy.")
         if not model:
@@ -50,6 +55,16 @@ class StorageRoutes:
             model=model,
             account=account.account_id,
             expires_at=now + knobs.policy_expire_seconds,
+        )
+        self.ctx.state.policies.append(
+            PolicyRecord(
+                account=account.account_id,
+                api_key_id=caller.api_key_id,
+                model=model,
+                upload_dir=upload_dir,
+                at=now,
+                expires_at=now + knobs.policy_expire_seconds,
+            )
         )
         return ok(
             {
@@ -72,7 +87,9 @@ class StorageRoutes:
         """POST {upload_host}: an OSS PostObject form whose last field is the file."""
         failure = self.gate.inject("upload")
         if failure is not None:
-            raise OssError(failure.status, failure.code, failure.message)
+            raise OssError(
+                failure.status, failure.code, failure.message, retry_after=failure.retry_after
+            )
         if request.content_type != "multipart/form-data":
             raise OssError(400, "InvalidArgument", "The body must be multipart/form-data.")
         reader = await request.multipart()

@@ -8,15 +8,17 @@ import uuid
 
 from aiohttp import web
 
+from .answers import new_request_id, ok
 from .context import SimContext
 from .errors import ApiError
 from .inputs import InputFetcher
 from .media import inspect_image, probe_audio, sniff_audio
 from .payloads import SYNTH_MODEL, SynthesisRequest
-from .plumbing import RequestGate, async_header, check_model, json_body, ok, parse, resolve_header
+from .plumbing import RequestGate, async_header, check_model, json_body, parse, resolve_header
+from .records import SubmissionRecord
 from .render import ratio_of
 from .scheduler import TaskPayload
-from .state import BBox, Ratio, SimTask, StyleLevel, SubmissionRecord
+from .tasks import BBox, Ratio, SimTask, StyleLevel
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,8 @@ class SynthesisRoutes:
 
     async def submit(self, request: web.Request) -> web.Response:
         """POST video-synthesis (asynchronous only): validate, fetch inputs, queue a task."""
-        account = await self.gate.enter(request, "submit")
+        caller = await self.gate.enter(request, "submit")
+        account = caller.account
         if not async_header(request):
             raise ApiError(
                 403, "AccessDenied", "current user api does not support synchronous calls"
@@ -60,6 +63,8 @@ class SynthesisRoutes:
         task = SimTask(
             task_id=str(uuid.uuid4()),
             account=account.account_id,
+            api_key_id=caller.api_key_id,
+            request_id=new_request_id(),
             model=SYNTH_MODEL,
             image_url=req.input.image_url,
             audio_url=req.input.audio_url,
@@ -74,6 +79,7 @@ class SynthesisRoutes:
         state.submissions.append(
             SubmissionRecord(
                 account=account.account_id,
+                api_key_id=caller.api_key_id,
                 task_id=task.task_id,
                 model=SYNTH_MODEL,
                 image_url=task.image_url,
@@ -90,7 +96,10 @@ class SynthesisRoutes:
         if state.knobs.submit_answer_delay_seconds:
             # The task exists already; only its answer is slow on the way back.
             await asyncio.sleep(state.knobs.submit_answer_delay_seconds)
-        return ok({"output": {"task_id": task.task_id, "task_status": "PENDING"}})
+        return ok(
+            {"output": {"task_id": task.task_id, "task_status": "PENDING"}},
+            request_id=task.request_id,
+        )
 
     def _boxes(self, req: SynthesisRequest) -> tuple[BBox, BBox, Ratio]:
         """The request's face and crop boxes, checked, and the crop's aspect."""

@@ -1,4 +1,6 @@
-"""The provider's queue: per account, one task RUNNING at a time, the rest PENDING in FIFO order."""
+"""The provider's queue: per account, one task RUNNING at a time, the rest PENDING in FIFO order.
+
+An account is however many API keys it has: its tasks share one queue and one slot."""
 
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ class TaskPayload:
 
 
 class Scheduler:
-    """Moves tasks PENDING → RUNNING → SUCCEEDED/FAILED; one loop task, tracked runner tasks."""
+    """Moves tasks PENDING → (SUSPENDED →) RUNNING → SUCCEEDED/FAILED; one loop task,
+    tracked runner tasks."""
 
     def __init__(
         self,
@@ -47,6 +50,7 @@ class Scheduler:
         self._payloads: dict[str, TaskPayload] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._closing = False
         self._runners: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
@@ -56,6 +60,8 @@ class Scheduler:
 
     async def close(self) -> None:
         """Stop the loop and every runner; renders already in threads finish on their own."""
+        # The flag as well as the cancel: a wake-up racing the cancel must not keep it going.
+        self._closing = True
         tasks = list(self._runners)
         if self._loop_task is not None:
             tasks.append(self._loop_task)
@@ -89,15 +95,18 @@ class Scheduler:
         self._wake.set()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._closing:
             self._wake.clear()
             try:
                 self._sweep()
                 self._dispatch()
             except Exception:
                 log.exception("simulator scheduler step failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
+            # that arrives as the event is set, and close() would then wait for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=_SWEEP_INTERVAL)
+                async with asyncio.timeout(_SWEEP_INTERVAL):
+                    await self._wake.wait()
 
     def _dispatch(self) -> None:
         limit = self._state.knobs.max_running_per_account
@@ -111,7 +120,8 @@ class Scheduler:
                 account.running.append(task.task_id)
                 now = self._state.clock.now()
                 task.scheduled_at = now
-                task.set_status("RUNNING", now)
+                suspended = self._state.knobs.suspend_seconds > 0
+                task.set_status("SUSPENDED" if suspended else "RUNNING", now)
                 runner = asyncio.create_task(
                     self._run(task, payload), name=f"emo-sim-{task.task_id}"
                 )
@@ -120,10 +130,13 @@ class Scheduler:
 
     async def _run(self, task: SimTask, payload: TaskPayload) -> None:
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        forced = self._state.injections.take_task()
         render: asyncio.Future[RenderResult] | None = None
         try:
+            if task.status == "SUSPENDED":
+                await self._wait_suspension(loop.time())
+                task.set_status("RUNNING", self._state.clock.now())
+            started = loop.time()
+            forced = self._state.injections.take_task()
             if forced is None:
                 job = functools.partial(
                     render_talking_head,
@@ -154,6 +167,15 @@ class Scheduler:
                 account.running.remove(task.task_id)
             self._payloads.pop(task.task_id, None)
             self.wake()
+
+    async def _wait_suspension(self, since: float) -> None:
+        """Hold a SUSPENDED task (its render not begun) for the `suspend_seconds` knob."""
+        loop = asyncio.get_running_loop()
+        while True:
+            remaining = since + self._state.knobs.suspend_seconds - loop.time()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, _TICK))
 
     async def _wait_render_time(self, task: SimTask, started: float) -> None:
         """Sleep until the knob-defined render time has passed, re-reading the knobs as it goes."""

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -13,27 +14,24 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from .accounts import Account, AccountDirectory, api_key_id_for
+from .answers import API
 from .app import SimulatorApp
 from .controls import SimStateSnapshot
+from .injections import Endpoint, InjectedFailure, InjectedTaskFailure
 from .knobs import SimulatorKnobs, apply_changes
 from .oss import Signer
-from .plumbing import API
-from .scheduler import Scheduler
-from .state import (
-    TERMINAL_STATUSES,
+from .records import (
     CancelRecord,
     DetectionRecord,
-    Endpoint,
-    InjectedFailure,
-    InjectedTaskFailure,
+    PolicyRecord,
     QueryCount,
-    SimState,
-    SimTask,
     SubmissionRecord,
-    TaskStatus,
     UploadRecord,
-    account_id_for,
 )
+from .scheduler import Scheduler
+from .state import SimState
+from .tasks import TERMINAL_STATUSES, SimTask, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +45,26 @@ class Simulator:
     >>> await sim.start()            # 127.0.0.1, free port
     >>> sim.base_url                 # http://127.0.0.1:PORT/api/v1
     >>> await sim.close()
+
+    `api_keys`: accepted keys, each its own account. `accounts`: account label -> the keys
+    of one Alibaba Cloud account, which share its queue, running slot, rate limits, bill and
+    task list. Both may be given (a key in both belongs to its labelled account); with
+    neither, any non-empty key is accepted as its own account.
     """
 
     def __init__(
         self,
         knobs: SimulatorKnobs | None = None,
-        api_keys: set[str] | None = None,
+        api_keys: Collection[str] | None = None,
         *,
+        accounts: Mapping[str, Collection[str]] | None = None,
         control_endpoints: bool = True,
         render_workers: int = 2,
     ) -> None:
-        self._state = SimState(knobs=knobs if knobs is not None else SimulatorKnobs())
-        self._api_keys = set(api_keys) if api_keys is not None else None
+        self._state = SimState(
+            knobs=knobs if knobs is not None else SimulatorKnobs(),
+            directory=AccountDirectory(api_keys, accounts),
+        )
         self._control_endpoints = control_endpoints
         self._render_workers = render_workers
         self._signer = Signer()
@@ -87,7 +93,6 @@ class Simulator:
         self._session = aiohttp.ClientSession()
         app = SimulatorApp(
             self._state,
-            self._api_keys,
             results_dir,
             uploads_dir,
             Scheduler(self._state, results_dir, self._executor, self._sign_result_url),
@@ -191,15 +196,30 @@ class Simulator:
         return apply_changes(self._state.knobs, changes)
 
     def fail_next(
-        self, endpoint: Endpoint, status: int, code: str, message: str, times: int = 1
+        self,
+        endpoint: Endpoint,
+        status: int,
+        code: str,
+        message: str,
+        times: int = 1,
+        *,
+        retry_after: float | None = None,
     ) -> None:
         """Answer the next `times` calls to `endpoint` with this error.
 
         For "detect", status 200 answers check_pass=false with this code and message.
         "upload" and "result" answer OSS-style XML; the others DashScope-style JSON.
+        `retry_after` (seconds) adds the `Retry-After` and `retry-after-ms` headers.
         """
         self._state.injections.add(
-            endpoint, InjectedFailure(status=status, code=code, message=message, remaining=times)
+            endpoint,
+            InjectedFailure(
+                status=status,
+                code=code,
+                message=message,
+                remaining=times,
+                retry_after=retry_after,
+            ),
         )
 
     def fail_next_task(
@@ -227,12 +247,30 @@ class Simulator:
         """The simulated unix time."""
         return self._state.clock.now()
 
-    # ----------------------------------------------------------------- records
+    def set_arrears(self, account: str, arrears: bool = True) -> None:
+        """Put an account (label, id or API key) in arrears: every API call with its keys
+        then answers 400 Arrearage, until cleared with `arrears=False`. KeyError if unknown."""
+        self._state.set_arrears(account, arrears)
+
+    # ----------------------------------------------------------------- accounts and records
+
+    def account_id(self, api_key: str) -> str:
+        """The id records use for the account of an API key."""
+        return self._state.directory.account_id_of(api_key)
 
     @staticmethod
-    def account_id(api_key: str) -> str:
-        """The account id records use for an API key."""
-        return account_id_for(api_key)
+    def api_key_id(api_key: str) -> str:
+        """The stable, non-secret id of an API key (digits), as tasks and list rows show it."""
+        return api_key_id_for(api_key)
+
+    def account(self, account: str) -> Account | None:
+        """An account's live state (label, id or API key), or None if it is not known."""
+        return self._state.find_account(account)
+
+    @property
+    def policies(self) -> list[PolicyRecord]:
+        """Upload policies handed out by getPolicy, in order."""
+        return self._state.policies
 
     @property
     def submissions(self) -> list[SubmissionRecord]:
@@ -270,7 +308,7 @@ class Simulator:
         return self._state.detections
 
     def billed_seconds(self, account: str) -> float:
-        """Seconds of video billed to an account (API key or account id)."""
+        """Seconds of video billed to an account (API key, account id or label)."""
         found = self._state.accounts.get(self._resolve_account(account))
         return round(found.billed_seconds, 2) if found else 0.0
 
@@ -300,7 +338,7 @@ class Simulator:
                 await asyncio.sleep(0.02)
 
     def _resolve_account(self, account: str) -> str:
-        return account if account in self._state.accounts else account_id_for(account)
+        return self._state.resolve_account_id(account)
 
     def _sign_result_url(self, task_id: str, expires: int) -> str:
         if self._app is None:
