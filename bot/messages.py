@@ -67,6 +67,7 @@ class MessageKey(enum.StrEnum):
     CARD_PAUSED = "card_paused"
     CARD_WAITING_AT_PROVIDER = "card_waiting_at_provider"
     CARD_RENDERING = "card_rendering"
+    CARD_SUSPENDED = "card_suspended"
     CARD_DELIVERING = "card_delivering"
     CARD_DONE = "card_done"
     CARD_SENT_BY_DM = "card_sent_by_dm"
@@ -395,6 +396,9 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
         ),
         MessageKey.CARD_WAITING_AT_PROVIDER: "🕒 Waiting at the video service · ready about {eta}",
         MessageKey.CARD_RENDERING: "🎞️ Rendering since {since} · ready about {eta}",
+        MessageKey.CARD_SUSPENDED: (
+            "⏸️ Paused at the video service for now; it carries on by itself · ready about {eta}"
+        ),
         MessageKey.CARD_DELIVERING: "📤 Posting the video…",
         MessageKey.CARD_DONE: "✅ Done: {link}",
         MessageKey.CARD_SENT_BY_DM: "sent by direct message",

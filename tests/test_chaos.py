@@ -190,9 +190,6 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
         render_overhead_seconds=0.5,
         max_running_per_account=2,
         rate_limits=unlimited,
-        # The old uncapped task list: the bot's list_tasks still stops paging on a page
-        # shorter than the 100 rows it asks for, so the real cap of 10 hides tasks from it.
-        list_page_size_cap=100,
     )
 
     # Three servers, four channels, five members; a member may use any channel of theirs.

@@ -20,6 +20,7 @@ from bot.messages import (
     Phrase,
     UserMessage,
 )
+from bot.provider.models import TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,8 @@ def _status_line(job: Job, *, spot: Spot | None, paused: bool) -> UserMessage:
         ahead = spot.ahead if spot else 0
         return UserMessage(key=MessageKey.CARD_QUEUED, params={"ahead": ahead, "eta": eta})
     if state is JobState.SUBMITTED:
+        if job.provider_status == TaskStatus.SUSPENDED:
+            return UserMessage(key=MessageKey.CARD_SUSPENDED, params={"eta": eta})
         if job.started_at is None:
             return UserMessage(key=MessageKey.CARD_WAITING_AT_PROVIDER, params={"eta": eta})
         return UserMessage(

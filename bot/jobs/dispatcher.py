@@ -162,15 +162,20 @@ class Dispatcher:
             # The provider may have created a task we cannot see: never pay twice.
             await self._writer.end(job, JobState.FAILED, uncertain(job))
             return
-        if job.attempt > self._limits.provider_retries:
+        if job.attempt > self._limits.provider_retries or error.should_retry is False:
             await self._writer.end(job, JobState.FAILED, await self._prober.trouble(job, error))
             return
-        delay = self._backoff.delay(job.attempt, self._rng)
+        # At least as long as the provider asked (Retry-After), within the backoff's cap.
+        delay = max(self._backoff.delay(job.attempt, self._rng), error.retry_after or 0.0)
         log.warning(
-            "job %d submit failed (%s), retry %d in %.1fs", job.id, error.code, job.attempt, delay
+            "job %d submit failed (%s), retry %d in %.1fs",
+            job.id,
+            error.reference,
+            job.attempt,
+            delay,
         )
         await self._writer.move(
             job, JobState.QUEUED, JobChanges(not_before=utcnow() + timedelta(seconds=delay))
         )
         if error.code.startswith("Throttling"):
-            self._poller.budget.penalize()
+            self._poller.budget.penalize(error.retry_after)

@@ -16,6 +16,7 @@ from bot.jobs.edge import ResultChannel
 from bot.jobs.events import JobEvent, OperatorAlert
 from bot.jobs.forecast import Forecaster
 from bot.jobs.gate import ProviderGate
+from bot.jobs.identity import KeyIdentity
 from bot.jobs.intake import Intake
 from bot.jobs.limits import EngineLimits
 from bot.jobs.poller import Poller
@@ -109,6 +110,8 @@ class Engine:
             limits=limits,
             wakeup=dispatch,
         )
+        self.identity = KeyIdentity(meta=parts.meta, client=parts.client, pace=self.poller.pace)
+        self.poller.on_succeeded(self.identity.learn_soon)
         self.forecaster = Forecaster(parts.jobs, self.timeline, limits)
         self.intake = Intake(
             jobs=parts.jobs,
@@ -136,6 +139,8 @@ class Engine:
                 client=parts.client,
                 dispatcher=self.dispatcher,
                 poller=self.poller,
+                identity=self.identity,
+                pace=self.poller.pace,
                 limits=limits,
             ),
             poller=self.poller,
@@ -166,5 +171,6 @@ class Engine:
         await self.recovery.close()
         await self.intake.close()
         await self.delivery.close()
+        await self.identity.close()
         await self.writer.drain()
         self._started = False

@@ -33,8 +33,9 @@ class ProviderGate:
         raw = await self._meta.get(PAUSE_KEY)
         return ProviderPause.model_validate_json(raw) if raw else None
 
-    async def pause(self, code: str, message: str) -> bool:
-        """Pause submissions; True when this call started the pause (alert once)."""
+    async def pause(self, code: str, message: str, *, reference: str = "") -> bool:
+        """Pause submissions; True when this call started the pause (alert once).
+        ``reference`` names the answer for the log (the code and the provider's request id)."""
         if await self.current() is not None:
             return False
         pause = ProviderPause(code=code, message=message, since=utcnow())
@@ -42,7 +43,7 @@ class ProviderGate:
         log.error(
             "provider refused the bot's account (%s: %s): submissions paused for every server; "
             "fix the account, then it resumes by itself or with `python -m bot resume-provider`",
-            code,
+            reference or code,
             message,
         )
         return True

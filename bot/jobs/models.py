@@ -95,6 +95,8 @@ class JobChanges(BaseModel):
     task_id: str | None = None
     submitted_at: datetime | None = None
     started_at: datetime | None = None  # the provider's scheduled_time: the render began
+    provider_status: str | None = None  # the task's status as last seen (SUSPENDED shows)
+    retried_task_id: str | None = None  # a task that failed on the provider's side, retried
     cancel_requested_at: datetime | None = None
     result_url: str | None = None
     video_seconds: float | None = None  # what the provider billed

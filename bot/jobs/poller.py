@@ -25,7 +25,7 @@ from bot.jobs.timeline import Timeline
 from bot.jobs.writer import JobWriter
 from bot.messages import MessageKey, UserMessage
 from bot.provider.client import DashScopeClient
-from bot.provider.errors import ProviderError
+from bot.provider.errors import ProviderError, failed_on_provider_side
 from bot.provider.models import TaskResponse, TaskStatus
 from bot.provider.pricing import Prices
 from bot.tasks import Wakeup
@@ -66,8 +66,18 @@ class Poller:
         self._queue: list[tuple[datetime, int]] = []
         self._overdue: dict[int, int] = {}  # job id -> polls since the expected end passed
         self._warned_slow: set[int] = set()
+        self._unrecognized: set[int] = set()  # jobs whose odd status was logged
+        self._on_success: list[Callable[[Job], None]] = []
         self._wakeup = Wakeup()
         self._rng = random.Random()
+
+    def on_succeeded(self, callback: Callable[[Job], None]) -> None:
+        """Also tell ``callback`` of each task that succeeded (after its row is written)."""
+        self._on_success.append(callback)
+
+    async def pace(self) -> None:
+        """Wait for a token of the shared query budget (for other queries than polls)."""
+        await self.budget.acquire()
 
     def track(self, job_id: int, *, delay: float) -> None:
         """Query ``job_id``'s task in ``delay`` seconds."""
@@ -111,9 +121,9 @@ class Poller:
         except ProviderError as error:
             # Polling is free and the task lives on: keep trying, at the slow rhythm.
             if error.status == 429 or error.code.startswith("Throttling"):
-                self.budget.penalize()
-            log.warning("job %d poll failed: %s", job.id, error.code)
-            self.track(job.id, delay=self._limits.poll_max_seconds)
+                self.budget.penalize(error.retry_after)
+            log.warning("job %d poll failed: %s", job.id, error.reference)
+            self.track(job.id, delay=max(self._limits.poll_max_seconds, error.retry_after or 0))
             return
         self.budget.succeeded()
         await self._answered(job, task, now)
@@ -121,13 +131,8 @@ class Poller:
     async def _answered(self, job: Job, task: TaskResponse, now: datetime) -> None:
         output = task.output
         status = output.task_status
-        if status in (TaskStatus.PENDING, TaskStatus.RUNNING):
-            if status is TaskStatus.RUNNING and job.started_at is None:
-                # Its end is now known better, and so is when the look-ahead should go.
-                job = await self._writer.annotate(
-                    job, JobChanges(started_at=output.started_at or now)
-                )
-                self._wake_dispatcher()
+        if status.in_flight:
+            job = await self._in_flight(job, task, now)
             if await self._watchdog(job, status):
                 return
             self._plan_next(job)
@@ -139,15 +144,65 @@ class Poller:
             self._wake_dispatcher()
             if job.state is JobState.SUCCEEDED:
                 self._on_finished(job)
+                for callback in self._on_success:
+                    callback(job)
             return
         self._wake_dispatcher()
         if status is TaskStatus.FAILED:
-            message = to_member(MessageKey.RENDER_FAILED, job, reason=output.code or "unknown")
-            await self._writer.end(job, JobState.FAILED, message)
+            await self._failed(job, task)
         elif status is TaskStatus.CANCELED:
             await self._writer.end(job, JobState.CANCELED, None)
         else:  # UNKNOWN: the provider no longer knows the task
             await self._writer.end(job, JobState.EXPIRED, expired(job))
+
+    async def _in_flight(self, job: Job, task: TaskResponse, now: datetime) -> Job:
+        """Note what an unfinished task's status says: it started, it is suspended."""
+        output = task.output
+        status = output.task_status
+        if status is TaskStatus.UNRECOGNIZED and job.id not in self._unrecognized:
+            self._unrecognized.add(job.id)
+            log.warning(
+                "job %d: the provider says its task is %r, a status the bot does not know; "
+                "it is taken as still on its way",
+                job.id,
+                output.status_text,
+            )
+        changes: dict[str, object] = {}
+        if status is TaskStatus.RUNNING and job.started_at is None:
+            # Its end is now known better, and so is when the look-ahead should go.
+            changes["started_at"] = output.started_at or now
+        if output.status_text != job.provider_status:
+            changes["provider_status"] = output.status_text  # a SUSPENDED render shows
+        if not changes:
+            return job
+        job = await self._writer.annotate(job, JobChanges.model_validate(changes))
+        if "started_at" in changes:
+            self._wake_dispatcher()
+        return job
+
+    async def _failed(self, job: Job, task: TaskResponse) -> None:
+        """A FAILED task: the provider's own failure is retried once (it was not billed);
+        one caused by the input, or a second one, ends the job."""
+        code = task.output.code
+        if failed_on_provider_side(code) and job.retried_task_id is None:
+            log.warning(
+                "job %d: task %s failed on the provider's side (%s): submitted again once",
+                job.id,
+                job.task_id,
+                code,
+            )
+            retry = JobChanges(
+                retried_task_id=job.task_id,
+                task_id=None,
+                submitted_at=None,
+                started_at=None,
+                provider_status=None,
+                not_before=None,
+            )
+            await self._writer.move(job, JobState.QUEUED, retry)
+            return
+        message = to_member(MessageKey.RENDER_FAILED, job, reason=code or "unknown")
+        await self._writer.end(job, JobState.FAILED, message)
 
     def _plan_next(self, job: Job) -> None:
         remaining = (self._timeline.end_of(job) - utcnow()).total_seconds()

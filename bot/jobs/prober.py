@@ -53,10 +53,10 @@ class Prober:
 
     async def pause(self, error: ProviderError) -> None:
         """Stop submissions for everyone; the operator is told once per pause."""
-        if await self._gate.pause(error.code, error.message):
+        if await self._gate.pause(error.code, error.message, reference=error.reference):
             alert = UserMessage(
                 key=MessageKey.ALERT_PROVIDER_REFUSED,
-                params={"code": error.code, "message": error.message},
+                params={"code": error.reference, "message": error.message},
             )
             await self._alerts.publish(OperatorAlert(alert))
         self._wakeup.ring()
@@ -73,7 +73,7 @@ class Prober:
         if isinstance(error, ProviderOperatorError):
             await self.pause(error)
             return UserMessage(key=MessageKey.PROVIDER_UNAVAILABLE, params={"job": job.id})
-        log.warning("job %d gave up after provider errors: %s", job.id, error.code)
+        log.warning("job %d gave up after provider errors: %s", job.id, error.reference)
         return UserMessage(key=MessageKey.PROVIDER_BUSY, params={"job": job.id})
 
     async def run_forever(self) -> None:
@@ -102,7 +102,7 @@ class Prober:
         try:
             await self._client.get_task(PROBE_TASK_ID)
         except ProviderError as error:
-            log.info("provider probe: still refused (%s)", error.code)
+            log.info("provider probe: still refused (%s)", error.reference)
             return
         # The key works again. A billing problem only shows on submit: if it is still
         # there, the next submit pauses again, and the probes go on.

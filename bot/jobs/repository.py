@@ -159,7 +159,11 @@ class JobRepository(LedgerView, Protocol):
         ...
 
     async def known_task_ids(self) -> set[str]:
-        """Every provider task id a job holds."""
+        """Every provider task id a job holds or held (a retried one too)."""
+        ...
+
+    async def tasks_since(self, since: datetime) -> dict[str, datetime]:
+        """Task id -> when it was submitted, for the jobs' tasks submitted since ``since``."""
         ...
 
     async def recent(self, *, user_id: int | None, guild_id: int | None, limit: int) -> list[Job]:

@@ -68,4 +68,12 @@ CREATE TABLE job_events (
 CREATE INDEX job_events_by_job ON job_events (job_id, id)
 """
 
-SCHEMA = Schema(component="jobs", migrations={"sqlite": (_SQLITE_BASELINE,)})
+# v2: the task's status as last seen (a SUSPENDED render shows on the card), and the task a
+# provider-side failure was retried after (still ours: settlement must know it).
+_SQLITE_V2 = """
+ALTER TABLE jobs ADD COLUMN provider_status TEXT;
+ALTER TABLE jobs ADD COLUMN retried_task_id TEXT;
+CREATE INDEX jobs_by_retried_task ON jobs (retried_task_id)
+"""
+
+SCHEMA = Schema(component="jobs", migrations={"sqlite": (_SQLITE_BASELINE, _SQLITE_V2)})

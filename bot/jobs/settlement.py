@@ -1,21 +1,25 @@
 """Settling submits cut short by a crash: between the provider accepting a task and the row
 storing its id, the process died (or the answer was lost).
 
-The provider has no idempotency key, so its task list decides (docs/architecture.md): no
-unknown task in a job's window -> it was never created: queue it again; exactly one, and no
-other uncertain job shares the window -> adopt it; anything else -> ask the member instead
-of risking a second charge.
+The provider has no idempotency key, so its task list decides (docs/architecture.md). The
+list is trusted only when it is complete (``bot/provider/listing.py``) and shows every task
+of ours created in the window; only tasks of the bot's own API key (``identity.py``) can be
+its. Then: no unknown task of ours in a job's window -> it was never created: queue it again;
+exactly one, and no other uncertain job shares the window -> adopt it; anything else -> ask
+the member instead of risking a second charge.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot.clock import utcnow
 from bot.jobs.dispatcher import Dispatcher
+from bot.jobs.identity import ZONE_SLACK, KeyIdentity, key_of
 from bot.jobs.limits import EngineLimits
 from bot.jobs.models import Job, JobChanges
 from bot.jobs.notices import uncertain
@@ -30,6 +34,18 @@ from bot.provider.models import SYNTHESIS_MODEL, ListedTask
 log = logging.getLogger(__name__)
 
 RECONCILE_MARGIN_SECONDS = 10.0  # clock skew between us and the provider, with room to spare
+TASK_LIFETIME = timedelta(hours=24)  # a task id lives this long: the list is read that far
+SETTLING = timedelta(seconds=30)  # our tasks younger than this may not be listed yet
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the provider's list says, and how far it can be trusted."""
+
+    trusted: bool  # complete, and it shows every task of ours created in its window
+    candidates: list[ListedTask]  # tasks we do not know that may be ours
+    verified: bool  # the candidates are of our own key (not only of the same account)
+    problem: str = ""
 
 
 class Settlement:
@@ -41,6 +57,8 @@ class Settlement:
         client: DashScopeClient,
         dispatcher: Dispatcher,
         poller: Poller,
+        identity: KeyIdentity,
+        pace: Callable[[], Awaitable[None]],
         limits: EngineLimits,
     ) -> None:
         self._jobs = jobs
@@ -48,6 +66,8 @@ class Settlement:
         self._client = client
         self._dispatcher = dispatcher
         self._poller = poller
+        self._identity = identity
+        self._pace = pace
         self._margin = timedelta(seconds=RECONCILE_MARGIN_SECONDS)
         self._reach = timedelta(seconds=limits.submit_timeout_seconds) + self._margin
 
@@ -67,16 +87,9 @@ class Settlement:
         elsewhere = [
             row for row in await self._jobs.in_states([JobState.SUBMITTING]) if row.id not in batch
         ]
-        start = min(job.updated_at for job in jobs) - self._margin
-        try:
-            listing: TaskListing | None = await self._client.list_tasks(
-                model=SYNTHESIS_MODEL, start=start, end=utcnow()
-            )
-        except ProviderError as error:
-            log.warning("task list unavailable (%s): asking the members instead", error.code)
-            listing = None
-        known = await self._jobs.known_task_ids()
-        unknown = [] if listing is None else [t for t in listing.tasks if t.task_id not in known]
+        evidence = await self._evidence()
+        if not evidence.trusted:
+            log.warning("task list not trusted (%s): asking the members instead", evidence.problem)
         for job in jobs:
             rivals = [
                 other
@@ -84,29 +97,62 @@ class Settlement:
                 if other.id != job.id and abs(other.updated_at - job.updated_at) <= self._reach
             ]
             try:
-                await self._settle_one(job, listing, self._in_window(job, unknown), rivals)
+                await self._settle_one(job, evidence, self._in_window(job, evidence), rivals)
             except StaleJobStateError:
                 continue  # another process settled it
 
-    def _in_window(self, job: Job, unknown: Sequence[ListedTask]) -> list[ListedTask]:
+    async def _evidence(self) -> Evidence:
+        now = utcnow()
+        start, end = now - TASK_LIFETIME - ZONE_SLACK, now + ZONE_SLACK
+        key_id = await self._identity.current()
+        try:
+            listing = await self._list(start, end, key_id)
+            known = await self._jobs.known_task_ids()
+            recent = await self._jobs.tasks_since(now - TASK_LIFETIME + timedelta(hours=1))
+            if key_id is not None and _missing(listing, recent, now):
+                # Our key may have changed: read the account's whole list once.
+                key_id, listing = None, await self._list(start, end, None)
+        except ProviderError as error:
+            return Evidence(False, [], False, f"the list failed: {error.reference}")
+        learned = key_of(listing, known)
+        if learned is not None:
+            await self._identity.remember(learned)
+            key_id = learned
+        if not listing.complete:
+            return Evidence(False, [], False, listing.problem)
+        missing = _missing(listing, recent, now)
+        if missing:
+            return Evidence(False, [], False, f"{len(missing)} of our own tasks are not listed")
+        unknown = [task for task in listing.tasks if task.task_id not in known]
+        if key_id is None:
+            return Evidence(True, unknown, False, "the bot's api_key_id is not known yet")
+        # Another key of the same account is someone else's: never a task of ours.
+        return Evidence(True, [t for t in unknown if t.api_key_id == key_id], True)
+
+    async def _list(self, start: datetime, end: datetime, key_id: str | None) -> TaskListing:
+        return await self._client.list_tasks(
+            model=SYNTHESIS_MODEL, start=start, end=end, api_key_id=key_id, pace=self._pace
+        )
+
+    def _in_window(self, job: Job, evidence: Evidence) -> list[ListedTask]:
         low, high = job.updated_at - self._margin, job.updated_at + self._reach
         return [
             task
-            for task in unknown
+            for task in evidence.candidates
             if task.submitted_at is None or low <= task.submitted_at <= high
         ]
 
     async def _settle_one(
         self,
         job: Job,
-        listing: TaskListing | None,
+        evidence: Evidence,
         mine: Sequence[ListedTask],
         rivals: Sequence[Job],
     ) -> None:
-        if listing is not None and listing.trustworthy and not mine:
+        if evidence.trusted and not mine:
             log.info("job %d was never created at the provider: queued again", job.id)
             await self._writer.move(job, JobState.QUEUED)
-        elif listing is not None and len(mine) == 1 and not rivals:
+        elif evidence.trusted and evidence.verified and len(mine) == 1 and not rivals:
             log.info("job %d adopts provider task %s", job.id, mine[0].task_id)
             adopted = await self._writer.move(
                 job,
@@ -115,4 +161,12 @@ class Settlement:
             )
             self._poller.track(adopted.id, delay=0)
         else:
+            reason = evidence.problem or f"{len(mine)} candidate tasks, {len(rivals)} rivals"
+            log.info("job %d: its submit cannot be settled (%s)", job.id, reason)
             await self._writer.end(job, JobState.FAILED, uncertain(job))
+
+
+def _missing(listing: TaskListing, recent: dict[str, datetime], now: datetime) -> list[str]:
+    """Tasks of ours the list should show (old enough to be listed) but does not."""
+    listed = {task.task_id for task in listing.tasks}
+    return [task for task, at in recent.items() if at < now - SETTLING and task not in listed]

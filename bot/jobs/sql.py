@@ -213,8 +213,20 @@ class SqlJobRepository(JobRecords):
         return [(float(row["audio_seconds"]), float(row["render_seconds"])) for row in rows]
 
     async def known_task_ids(self) -> set[str]:
-        rows = await self._db.fetch_all("SELECT task_id FROM jobs WHERE task_id IS NOT NULL")
+        rows = await self._db.fetch_all(
+            "SELECT task_id FROM jobs WHERE task_id IS NOT NULL"
+            " UNION SELECT retried_task_id FROM jobs WHERE retried_task_id IS NOT NULL"
+        )
         return {str(row["task_id"]) for row in rows}
+
+    async def tasks_since(self, since: datetime) -> dict[str, datetime]:
+        rows = await self._db.fetch_all(
+            "SELECT task_id, submitted_at FROM jobs WHERE task_id IS NOT NULL"
+            " AND submitted_at >= ?",
+            (since,),
+        )
+        found = {str(row["task_id"]): as_utc(row["submitted_at"]) for row in rows}
+        return {task: at for task, at in found.items() if at is not None}
 
     async def recent(self, *, user_id: int | None, guild_id: int | None, limit: int) -> list[Job]:
         sql, params = f"SELECT * FROM jobs WHERE guild_id {self._same} ?", [guild_id]

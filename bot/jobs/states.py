@@ -43,7 +43,8 @@ ALLOWED_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
         {JobState.SUBMITTED, JobState.QUEUED, JobState.REJECTED, JobState.FAILED}
     ),
     JobState.SUBMITTED: frozenset(
-        {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED, JobState.EXPIRED}
+        # Back to QUEUED once when the provider's own side failed the task (not billed).
+        {JobState.SUCCEEDED, JobState.QUEUED, JobState.FAILED, JobState.CANCELED, JobState.EXPIRED}
     ),
     JobState.SUCCEEDED: frozenset({JobState.DELIVERING, JobState.EXPIRED, JobState.FAILED}),
     JobState.DELIVERING: frozenset({JobState.DELIVERED, JobState.EXPIRED, JobState.FAILED}),

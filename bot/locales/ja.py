@@ -170,6 +170,7 @@ MESSAGES: dict[str, str] = {
     ),
     "card_waiting_at_provider": "🕒 動画サービスで待機中 · 完成予定 {eta}",
     "card_rendering": "🎞️ 生成中（{since}に開始） · 完成予定 {eta}",
+    "card_suspended": "⏸️ 動画サービス側で一時停止中です。自動で再開します · 完成予定 {eta}",
     "card_delivering": "📤 動画を投稿しています…",
     "card_done": "✅ 完了: {link}",
     "card_sent_by_dm": "ダイレクトメッセージで送信しました",

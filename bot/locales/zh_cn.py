@@ -114,6 +114,7 @@ MESSAGES: dict[str, str] = {
     "card_paused": "⏸️ 等待中：视频服务需要机器人运营者处理。此任务会保留位置。",
     "card_waiting_at_provider": "🕒 在视频服务中等待 · 预计完成：{eta}",
     "card_rendering": "🎞️ 生成中（开始于 {since}） · 预计完成：{eta}",
+    "card_suspended": "⏸️ 视频服务暂时挂起了生成，会自动继续 · 预计完成：{eta}",
     "card_delivering": "📤 正在发布视频…",
     "card_done": "✅ 已完成：{link}",
     "card_sent_by_dm": "已通过私信发送",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DETECT_MODEL = "emo-detect-v1"
 SYNTHESIS_MODEL = "emo-v1"
@@ -19,7 +20,12 @@ class _Payload(BaseModel):
 class ErrorBody(_Payload):
     code: str = ""
     message: str = ""
+    msg: str = ""  # some answers name the message so
     request_id: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.message or self.msg
 
 
 class UploadPolicy(_Payload):
@@ -93,15 +99,27 @@ class SynthesisRequest(_Payload):
 class TaskStatus(enum.StrEnum):
     PENDING = "PENDING"
     RUNNING = "RUNNING"
+    SUSPENDED = "SUSPENDED"  # paused at the provider: still in flight
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     CANCELED = "CANCELED"
-    UNKNOWN = "UNKNOWN"
+    UNKNOWN = "UNKNOWN"  # the provider does not know the task (or it is past its 24 h)
+    UNRECOGNIZED = "UNRECOGNIZED"  # ours: a status the provider sent that we do not know
+
+    @property
+    def in_flight(self) -> bool:
+        """Still on its way: keep polling (a status we do not know counts as such)."""
+        return self in _IN_FLIGHT
+
+
+_IN_FLIGHT = frozenset(
+    {TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.SUSPENDED, TaskStatus.UNRECOGNIZED}
+)
 
 
 class TaskRef(_Payload):
     task_id: str
-    task_status: TaskStatus
+    task_status: str = ""  # read loosely: a status we do not know must not lose the task id
 
 
 class SubmitResponse(_Payload):
@@ -129,12 +147,24 @@ def provider_time(text: str | None) -> datetime | None:
 class TaskOutput(_Payload):
     task_id: str
     task_status: TaskStatus
+    status_text: str = ""  # the status as the provider wrote it
     submit_time: str | None = None
     scheduled_time: str | None = None
     end_time: str | None = None
     results: TaskResults | None = None
     code: str | None = None
     message: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tolerate_status(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "task_status" in data:
+            raw = str(data["task_status"])
+            known = raw in TaskStatus.__members__ and raw != TaskStatus.UNRECOGNIZED
+            data = {**data, "status_text": raw}
+            if not known:
+                data["task_status"] = TaskStatus.UNRECOGNIZED
+        return data
 
     @property
     def started_at(self) -> datetime | None:
@@ -161,25 +191,42 @@ class TaskResponse(_Payload):
 
 
 class ListedTask(_Payload):
-    """One task of the provider's batch task query, read tolerantly: its exact fields are not
-    confirmed, so both spellings seen in the wild are accepted."""
+    """One row of the provider's batch task query, as the real service sends it: times are
+    milliseconds since the epoch, ``status`` is the task's state, and ``api_key_id`` names
+    the key (of the whole account) that created it."""
 
     task_id: str
     status: str | None = None
-    task_status: str | None = None
-    gmt_create: int | None = None  # milliseconds since the epoch
-    submit_time: str | None = None
+    task_status: str | None = None  # another spelling, read too
+    model_name: str | None = None
+    api_key_id: str | None = None
+    region: str | None = None
+    gmt_create: int | None = None
+    start_time: int | None = None
+    end_time: int | None = None
 
     @property
     def submitted_at(self) -> datetime | None:
-        if self.gmt_create is not None:
-            return datetime.fromtimestamp(self.gmt_create / 1000, tz=UTC)
-        return provider_time(self.submit_time)
+        if self.gmt_create is None:
+            return None
+        return datetime.fromtimestamp(self.gmt_create / 1000, tz=UTC)
 
 
-class TaskListResponse(_Payload):
+class TaskListResponse(BaseModel):
+    """One page of the batch task query. Unknown keys are kept: rows under a key other than
+    ``data`` mean an answer whose shape is not the known one."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     request_id: str = ""
-    data: list[ListedTask] = Field(default_factory=list)
+    data: list[ListedTask] | None = None
     total: int | None = None
+    total_page: int | None = None
     page_no: int | None = None
     page_size: int | None = None
+
+    @property
+    def foreign_rows(self) -> list[str]:
+        """Other keys holding a list (``tasks`` in the SDK 2.0's own parser)."""
+        extra = self.model_extra or {}
+        return sorted(name for name, value in extra.items() if isinstance(value, list))

@@ -131,13 +131,18 @@ class RequestGate:
         self, request: web.Request, endpoint: Endpoint, *, scope: str = "", count: bool = False
     ) -> Caller:
         """Common front of every API call: latency, auth, standing, forced failure,
-        throttling. Polls are counted once authenticated, in arrears or not."""
+        throttling. Polls (and task lists) are counted once authenticated, in arrears or
+        not, throttled or not."""
         state = self.ctx.state
         if state.knobs.api_latency_seconds:
             await asyncio.sleep(state.knobs.api_latency_seconds)
         caller = self.authenticate(request)
         if count:
-            state.query_count.add(request.match_info.get("task_id", ""))
+            task_id = request.match_info.get("task_id")
+            if task_id is None:
+                state.list_calls += 1
+            else:
+                state.query_count.add(task_id)
         self.check_standing(caller)
         failure = self.inject(endpoint)
         if failure is not None:

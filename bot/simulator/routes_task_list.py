@@ -62,7 +62,7 @@ class TaskListRoutes:
         Beijing time, YYYYMMDDhhmmss; default the last 24 h), optionally of one
         `model_name`, `status` and `api_key_id`; newest first; `page_no` from 1, the page
         size capped by the `list_page_size_cap` knob."""
-        caller = await self.gate.enter(request, "query")
+        caller = await self.gate.enter(request, "query", count=True)
         account = caller.account
         state = self.ctx.state
         knobs = state.knobs

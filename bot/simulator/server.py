@@ -283,6 +283,11 @@ class Simulator:
         return self._state.tasks
 
     @property
+    def list_calls(self) -> int:
+        """Task lists asked for (GET /tasks, once authenticated, throttled or not)."""
+        return self._state.list_calls
+
+    @property
     def query_count(self) -> QueryCount:
         """Task polls: `.total` and `.of(task_id)`."""
         return self._state.query_count

@@ -116,6 +116,7 @@ class SimState:
     detections: list[DetectionRecord] = field(default_factory=list)
     cancels: list[CancelRecord] = field(default_factory=list)
     query_count: QueryCount = field(default_factory=QueryCount)
+    list_calls: int = 0  # task lists asked for (GET /tasks, once authenticated)
     throttled: dict[str, int] = field(default_factory=dict)  # 429 answers by endpoint
     injections: Injections = field(default_factory=Injections)
     limiter: RateLimiter = field(default_factory=RateLimiter)

@@ -185,6 +185,20 @@ class EngineHarness:
         self.core.service.wake()
         return job
 
+    async def learn_our_key(self) -> str:
+        """Deliver one job, after which the bot knows which of the account's keys is its."""
+        await self.enqueue_prepared(guild_id=999, user_id=999)
+        await self.wait_until(self.all_final, within=30)
+        identity = self.core.engine.identity
+
+        async def known() -> bool:
+            return await identity.current() is not None
+
+        await self.wait_until(known, within=10)
+        key_id = await identity.current()
+        assert key_id is not None
+        return key_id
+
     async def history(self, job_id: int) -> list[JobState]:
         """The states the job's row went through, from the database."""
         return await self.core.jobs.history(job_id)

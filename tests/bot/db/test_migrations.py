@@ -71,7 +71,9 @@ async def test_a_database_from_before_per_package_migrations_keeps_every_row(
     db = await SqliteDatabase.open(path)
     try:
         reached = await migrate(db, SCHEMAS)
-        assert reached == {schema.component: 1 for schema in SCHEMAS} == BASELINES
+        # Converted to every component's baseline, then migrated on from there.
+        assert set(BASELINES) == {schema.component for schema in SCHEMAS}
+        assert reached == {schema.component: len(schema.scripts("sqlite")) for schema in SCHEMAS}
         jobs = SqlJobRepository(db)
         rows = [await jobs.get(job_id) for job_id in (1, 2, 3, 4)]
         assert [row.state for row in rows] == [

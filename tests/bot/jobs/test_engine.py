@@ -152,8 +152,9 @@ async def test_queries_stay_within_the_budget_and_429s_slow_them_down(
         elapsed = time.monotonic() - started
     assert len(engine.notifier.deliveries) == 12
     budget = engine.service.budget
-    # Every query went through the budget, and the budget held: rate × time + one burst.
-    assert simulator.query_count.total == budget.spent
+    # Every query (polls, and the one task list that learns the bot's key) went through the
+    # budget, and the budget held: rate × time + one burst.
+    assert simulator.query_count.total + simulator.list_calls == budget.spent
     assert budget.spent <= 4 * elapsed + budget.burst
     # The provider's tighter limit answered some 429s; the bot backed off rather than hammer.
     throttled = simulator.throttled.get("query", 0)
@@ -251,7 +252,9 @@ async def test_durations_are_learned_from_finished_renders(
 
 async def _orphan_submitting(engine: EngineHarness, count: int, *, created: int) -> list[int]:
     """Jobs left in SUBMITTING by a process that died mid-submit; ``created`` of them were
-    accepted by the provider before it died (their task ids never reached the rows)."""
+    accepted by the provider before it died (their task ids never reached the rows). The
+    process had delivered a job before, so it knew which of the account's keys is its."""
+    await engine.learn_our_key()
     await engine.service.gate.pause("Test", "hold the dispatcher")
     # The rows were last written 10 s ago: the dead process's submit is long over.
     dead_process = engine.jobs_as_of(10)
@@ -294,12 +297,13 @@ async def test_a_submit_cut_short_by_a_crash_is_settled_without_a_second_charge(
     settings = {"emo_http_timeout_seconds": 1.0}
     async with running_engine(simulator, tmp_path, KEY, **settings) as first:
         ids = await _orphan_submitting(first, orphans, created=created)
-    assert len(simulator.submissions) == created
+    earlier = 1  # the job that taught the bot its key
+    assert len(simulator.submissions) == earlier + created
     async with running_engine(simulator, tmp_path, KEY, **settings) as second:
         await second.wait_until(second.all_final, within=30)
         rows = [await second.core.jobs.get(job_id) for job_id in ids]
         assert [row.state for row in rows] == expected
-        submitted_for_us = len(simulator.submissions)
+        submitted_for_us = len(simulator.submissions) - earlier
         if expected == [JobState.DELIVERED]:
             assert submitted_for_us == 1  # exactly one task, whichever way it got there
         else:
@@ -328,10 +332,23 @@ async def test_settling_a_cut_submit_never_adopts_a_live_submits_task(
         second.service.wake()
         await second.wait_until(second.all_final, within=30)
         rows = {job_id: await second.core.jobs.get(job_id) for job_id in (cut, waiting.id)}
-    tasks = [submission.task_id for submission in simulator.submissions]
+    tasks = [submission.task_id for submission in simulator.submissions[1:]]  # after the
+    # job that taught the bot its key
     assert rows[waiting.id].state is JobState.DELIVERED
     assert rows[waiting.id].task_id in tasks
     # The cut job holds no one else's task: it was queued again or its member was asked.
     assert rows[cut].task_id != rows[waiting.id].task_id
     assert rows[cut].state in (JobState.DELIVERED, JobState.FAILED)
     assert len(tasks) == 1 + (rows[cut].state is JobState.DELIVERED)
+
+
+async def test_a_job_asks_for_one_upload_policy_per_model(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """Its three uploads (the image for the detector; the image and the audio for emo-v1),
+    started together, share one policy per model."""
+    async with running_engine(simulator, tmp_path, KEY) as engine:
+        await engine.request(guild_id=1, user_id=1, folder=tmp_path)
+        await engine.wait_until(engine.all_final, within=30)
+    assert len(simulator.uploads) == 3
+    assert sorted(p.model for p in simulator.policies) == ["emo-detect-v1", "emo-v1"]

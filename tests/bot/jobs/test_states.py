@@ -47,9 +47,14 @@ def test_the_happy_path_is_allowed_step_by_step() -> None:
         check_transition(current, target)
 
 
-def test_a_submitted_task_is_never_queued_again() -> None:
-    # Going back to QUEUED after the provider holds a task would submit (and bill) twice.
+def test_a_submitted_task_is_never_submitted_again_from_its_row() -> None:
+    # Submitting again while the provider holds a task would bill twice. The one way back is
+    # to the queue, taken only when the provider itself failed the task (it bills nothing):
+    # tests/bot/jobs/test_provider_failures.py shows that rule.
     with pytest.raises(IllegalTransitionError):
-        check_transition(JobState.SUBMITTED, JobState.QUEUED)
+        check_transition(JobState.SUBMITTED, JobState.SUBMITTING)
+    check_transition(JobState.SUBMITTED, JobState.QUEUED)
     with pytest.raises(IllegalTransitionError):
         check_transition(JobState.DELIVERING, JobState.SUCCEEDED)
+    with pytest.raises(IllegalTransitionError):
+        check_transition(JobState.SUCCEEDED, JobState.QUEUED)

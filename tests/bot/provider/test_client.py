@@ -254,3 +254,73 @@ def test_classification_follows_the_spec_table() -> None:
     assert classify(400, "InvalidFile.MultiHuman") is ErrorKind.INPUT
     assert classify(400, "InvalidParameter.DataInspection") is ErrorKind.TRANSIENT
     assert classify(504, "") is ErrorKind.TRANSIENT
+
+
+# --- the real service's answers: retry hints, request ids, error fields -----------------------
+
+
+async def test_a_retry_hint_is_honoured_and_the_request_id_kept(
+    client: DashScopeClient, simulator: Simulator
+) -> None:
+    simulator.fail_next("query", 503, "ServiceUnavailable", "busy", retry_after=0.6)
+    with pytest.raises(ProviderTransientError) as caught:
+        await client.get_task("x")
+    assert caught.value.retry_after == pytest.approx(0.6, abs=0.05)
+    assert caught.value.request_id  # from the body or the X-Request-ID header
+    assert caught.value.request_id in caught.value.reference
+
+    simulator.fail_next("query", 503, "ServiceUnavailable", "busy", retry_after=0.6)
+    started = asyncio.get_running_loop().time()
+    task = await with_retries(lambda: client.get_task("x"), retries=1, base_delay=0.01)
+    assert task.output.task_status is TaskStatus.UNKNOWN
+    assert asyncio.get_running_loop().time() - started >= 0.55  # waited as asked, not 0.01 s
+
+
+async def test_an_error_message_under_msg_is_read(
+    client: DashScopeClient, simulator: Simulator
+) -> None:
+    simulator.update_knobs(error_message_field="msg")
+    simulator.fail_next("query", 400, "InvalidParameter", "the task id is malformed")
+    with pytest.raises(ProviderInputError) as caught:
+        await client.get_task("x")
+    assert caught.value.message == "the task id is malformed"
+
+
+@pytest.mark.parametrize(
+    "code", ["Model.NotExist", "Model.AccessDenied", "AccessDenied.Unpurchased", "NoSuchThing"]
+)
+async def test_account_and_unknown_4xx_codes_are_the_operators(
+    client: DashScopeClient, simulator: Simulator, code: str
+) -> None:
+    simulator.fail_next("query", 400, code, "refused")
+    with pytest.raises(ProviderOperatorError):
+        await client.get_task("x")
+
+
+async def test_cancel_sends_no_body_and_no_content_type(
+    client: DashScopeClient, simulator: Simulator, voice_mp3: bytes
+) -> None:
+    simulator.update_knobs(render_overhead_seconds=30)  # the first runs, the second waits
+    detect_url, image_url, audio_url = await _inputs(client, voice_mp3)
+    detection = await client.detect_face(detect_url, ratio="1:1")
+    submit = {
+        "image_url": image_url,
+        "audio_url": audio_url,
+        "face_bbox": detection.face_bbox,
+        "ext_bbox": detection.ext_bbox,
+        "style_level": "normal",
+    }
+    await client.submit_synthesis(**submit)  # type: ignore[arg-type]
+    pending = await client.submit_synthesis(**submit)  # type: ignore[arg-type]
+    await client.cancel_task(pending)
+    (record,) = simulator.cancels
+    assert (record.accepted, record.content_type, record.body_length) == (True, None, 0)
+
+
+async def test_one_upload_policy_serves_every_file_of_its_model(
+    client: DashScopeClient, simulator: Simulator, voice_mp3: bytes
+) -> None:
+    """A job uploads the image for the detector, the image and the audio for emo-v1: two
+    policies, one per model, not three."""
+    await _inputs(client, voice_mp3)
+    assert sorted(policy.model for policy in simulator.policies) == [DETECT_MODEL, SYNTHESIS_MODEL]
