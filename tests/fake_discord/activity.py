@@ -23,7 +23,8 @@ class Activity(Surface):
         attachments: Iterable[AttachmentInput] = (),
         flags: int = 0,
     ) -> FakeMessage:
-        """A message by a (non-bot) user, dispatched as MESSAGE_CREATE.
+        """A message by a (non-bot) user, dispatched as MESSAGE_CREATE (to the sessions of
+        the guild's shard; in a DM channel to shard 0).
 
         A voice message: flags=1 << 13 and one FakeUpload(ogg, "voice-message.ogg",
         "audio/ogg", duration_secs=..., waveform=...).
@@ -35,7 +36,7 @@ class Activity(Surface):
         return msg
 
     async def add_reaction(self, message_id: int, emoji: str, *, user_id: int) -> None:
-        """A user reacts to a message (MESSAGE_REACTION_ADD is dispatched)."""
+        """A user reacts to a message (MESSAGE_REACTION_ADD to the guild's shard; DM: 0)."""
         msg = self.messages_by_id[message_id]
         if (emoji, user_id) not in msg.reactions:
             msg.reactions.append((emoji, user_id))
@@ -57,5 +58,8 @@ class Activity(Surface):
                 data["member"] = payloads.member(self, guild, guild.members[user_id])
         self.notifier.notify()
         await self.hub.dispatch(
-            "MESSAGE_REACTION_ADD", data, intent=self.hub.reaction_intent(channel.id)
+            "MESSAGE_REACTION_ADD",
+            data,
+            intent=self.hub.reaction_intent(channel.id),
+            audience=self.hub.channel_audience(channel.id),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import io
 import struct
 import time
 import zlib
@@ -32,6 +33,18 @@ def image_type(data: bytes) -> str | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return None
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height when the bytes are an image Pillow can identify from its header."""
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            return int(width), int(height)
+    except Exception:
+        return None
 
 
 @functools.cache

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from . import payloads
 from .gateway import GatewayHub
 from .models import JSON, FakeChannel, FakeGuild, FakeInteraction, FakeMessage
+from .sharding import guild_audience
 from .state import DiscordState
 
 
@@ -130,13 +131,17 @@ class InteractionFactory:
             state.check_schema("GuildMemberResponse", payload["member"])
 
     async def send(self, interaction: FakeInteraction) -> FakeInteraction:
-        """Dispatch INTERACTION_CREATE; the ack deadline starts now."""
-        self._check(interaction.payload)
-        # The ack deadline runs from the moment the bot could see the interaction.
-        interaction.created_at = time.monotonic()
-        sent = await self.hub.dispatch("INTERACTION_CREATE", interaction.payload)
-        if sent == 0:
+        """Dispatch INTERACTION_CREATE to the sessions of the guild's shard (shard 0 without a
+        guild); the ack deadline starts now. When no session serves that shard, nobody gets
+        it (a note in fake.notes): the interaction goes unanswered, as on Discord."""
+        if not self.hub.ready_sessions:
             raise RuntimeError(
                 "no ready gateway session: await fake.wait_for_identify() before invoking"
             )
+        self._check(interaction.payload)
+        # The ack deadline runs from the moment the bot could see the interaction.
+        interaction.created_at = time.monotonic()
+        audience = guild_audience(interaction.guild_id)
+        sent = await self.hub.deliver("INTERACTION_CREATE", interaction.payload, audience=audience)
+        interaction.delivered_to.extend(s.session_id for s in sent)
         return interaction

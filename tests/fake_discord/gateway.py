@@ -6,19 +6,42 @@ import asyncio
 import json
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from . import payloads
-from .models import CHANNEL_DM, JSON, FakeMessage
+from .gateway_dispatch import (
+    INTENT_DIRECT_MESSAGE_REACTIONS,
+    INTENT_DIRECT_MESSAGES,
+    INTENT_GUILD_MEMBERS,
+    INTENT_GUILD_MESSAGE_REACTIONS,
+    INTENT_GUILD_MESSAGES,
+    INTENT_MESSAGE_CONTENT,
+    OP_DISPATCH,
+    Dispatcher,
+    GatewaySession,
+)
+from .models import JSON, FakeGuild
+from .sharding import identify_shard
 from .state import DiscordState
+
+__all__ = [
+    "INTENT_DIRECT_MESSAGES",
+    "INTENT_DIRECT_MESSAGE_REACTIONS",
+    "INTENT_GUILD_MEMBERS",
+    "INTENT_GUILD_MESSAGES",
+    "INTENT_GUILD_MESSAGE_REACTIONS",
+    "INTENT_MESSAGE_CONTENT",
+    "OP_DISPATCH",
+    "GatewayHub",
+    "GatewaySession",
+]
 
 log = logging.getLogger("tests.fake_discord.gateway")
 
-# Opcodes.
-OP_DISPATCH = 0
+# Opcodes (OP_DISPATCH = 0 in gateway_dispatch).
 OP_HEARTBEAT = 1
 OP_IDENTIFY = 2
 OP_PRESENCE_UPDATE = 3
@@ -31,34 +54,6 @@ OP_HELLO = 10
 OP_HEARTBEAT_ACK = 11
 OP_REQUEST_SOUNDBOARD_SOUNDS = 31
 
-# Intents.
-INTENT_GUILD_MEMBERS = 1 << 1
-INTENT_GUILD_MESSAGES = 1 << 9
-INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10
-INTENT_DIRECT_MESSAGES = 1 << 12
-INTENT_DIRECT_MESSAGE_REACTIONS = 1 << 13
-INTENT_MESSAGE_CONTENT = 1 << 15
-
-
-@dataclass(eq=False)
-class GatewaySession:
-    """One websocket connection (and the session it identified or resumed)."""
-
-    ws: web.WebSocketResponse
-    session_id: str = ""
-    seq: int = 0
-    intents: int = 0
-    shard: list[int] = field(default_factory=lambda: [0, 1])
-    identified: bool = False
-    ready: bool = False
-    # Set when a newer connection resumed this session: it must not become resumable again.
-    superseded: bool = False
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    @property
-    def open(self) -> bool:
-        return not self.ws.closed
-
 
 @dataclass
 class _Resumable:
@@ -67,18 +62,13 @@ class _Resumable:
     shard: list[int]
 
 
-class GatewayHub:
-    """Accepts gateway connections and fans dispatches out to every ready session."""
+class GatewayHub(Dispatcher):
+    """Accepts gateway connections; fans dispatches out to the sessions of each event's shard."""
 
     def __init__(self, state: DiscordState, gateway_url: str = "") -> None:
-        self.state = state
+        super().__init__(state)
         self.gateway_url = gateway_url
-        self.sessions: list[GatewaySession] = []
         self._resumable: dict[str, _Resumable] = {}
-
-    @property
-    def ready_sessions(self) -> list[GatewaySession]:
-        return [s for s in self.sessions if s.ready and s.open]
 
     # --- connection --------------------------------------------------------------------------
 
@@ -150,16 +140,29 @@ class GatewayHub:
             state.violation("gateway: second IDENTIFY on one connection")
             await session.ws.close(code=4005, message=b"Already authenticated.")
             return
+        counts = {s.shard[1] for s in self.sessions if s is not session and s.identified and s.open}
+        shard, refusal = identify_shard(data.get("shard"), state.required_shards, counts)
+        if refusal is not None:
+            if refusal.violation is not None:
+                state.violation(refusal.violation)
+            else:
+                state.note(
+                    f"gateway: IDENTIFY with shard {data.get('shard')!r} closed "
+                    f"{refusal.code} {refusal.reason} (required_shards "
+                    f"{state.required_shards})"
+                )
+            await session.ws.close(code=refusal.code, message=refusal.reason.encode())
+            return
         session.identified = True
         session.session_id = uuid.uuid4().hex
         session.intents = int(data.get("intents", 0))
-        shard = data.get("shard")
-        if isinstance(shard, list) and len(shard) == 2:
-            session.shard = [int(shard[0]), int(shard[1])]
+        session.shard = shard
         state.identify_count += 1
-        await self._dispatch_to(session, "READY", self._ready_payload(session))
-        for guild in list(state.guilds.values()):
-            await self._dispatch_to(session, "GUILD_CREATE", payloads.guild_create(state, guild))
+        guilds = self.shard_guilds(session)
+        await self._dispatch_to(session, "READY", self._ready_payload(session, guilds))
+        for guild in guilds:
+            data = payloads.guild_create(state, guild)
+            await self._dispatch_to(session, "GUILD_CREATE", data, guild.id)
         session.ready = True
         state.notifier.notify()
 
@@ -198,7 +201,7 @@ class GatewayHub:
     async def _request_members(self, session: GatewaySession, data: JSON) -> None:
         state = self.state
         guild = state.guilds.get(int(data.get("guild_id", 0) or 0))
-        if guild is None:
+        if guild is None or guild not in self.shard_guilds(session):
             return
         query = str(data.get("query") or "")
         wanted = {int(u) for u in (data.get("user_ids") or [])}
@@ -217,16 +220,16 @@ class GatewayHub:
         }
         if data.get("nonce") is not None:
             chunk["nonce"] = data["nonce"]
-        await self._dispatch_to(session, "GUILD_MEMBERS_CHUNK", chunk)
+        await self._dispatch_to(session, "GUILD_MEMBERS_CHUNK", chunk, guild.id)
 
-    def _ready_payload(self, session: GatewaySession) -> JSON:
+    def _ready_payload(self, session: GatewaySession, guilds: list[FakeGuild]) -> JSON:
         state = self.state
         me = payloads.user(state.users[state.bot_user_id])
         me.update({"verified": True, "mfa_enabled": False, "email": None, "locale": "en-US"})
         return {
             "v": 10,
             "user": me,
-            "guilds": [{"id": str(g), "unavailable": True} for g in state.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -244,82 +247,11 @@ class GatewayHub:
             "_trace": ['["fake-discord",{"micros":0}]'],
         }
 
-    # --- sending -----------------------------------------------------------------------------
-
-    async def _send(self, session: GatewaySession, frame: JSON) -> bool:
-        frame.setdefault("s", None)
-        frame.setdefault("t", None)
-        frame.setdefault("d", None)
-        async with session.lock:
-            return await self._write(session, frame)
-
-    async def _write(self, session: GatewaySession, frame: JSON) -> bool:
-        if session.ws.closed:
-            return False
-        try:
-            await session.ws.send_str(json.dumps(frame))
-        except (ConnectionResetError, RuntimeError):
-            return False
-        return True
-
-    async def _dispatch_to(self, session: GatewaySession, event: str, data: JSON) -> bool:
-        async with session.lock:
-            # Sequence numbers increase by one per dispatch within a session.
-            session.seq += 1
-            return await self._write(
-                session, {"op": OP_DISPATCH, "t": event, "s": session.seq, "d": data}
-            )
-
-    async def dispatch(self, event: str, data: JSON, *, intent: int | None = None) -> int:
-        """Send a dispatch to every ready session (holding `intent` if given); returns how many."""
-        sent = 0
-        for session in self.ready_sessions:
-            if intent is not None and not session.intents & intent:
-                continue
-            if await self._dispatch_to(session, event, data):
-                sent += 1
-        return sent
-
-    async def dispatch_message(self, event: str, msg: FakeMessage) -> int:
-        """MESSAGE_CREATE / MESSAGE_UPDATE, honouring message intents and MESSAGE_CONTENT."""
-        state = self.state
-        if msg.ephemeral:
-            return 0
-        channel = state.channels.get(msg.channel_id)
-        is_dm = channel is not None and channel.type == CHANNEL_DM
-        intent = INTENT_DIRECT_MESSAGES if is_dm else INTENT_GUILD_MESSAGES
-        full = payloads.message(state, msg, for_gateway=True)
-        state.check_schema("MessageResponse", full)
-        sent = 0
-        for session in self.ready_sessions:
-            if not session.intents & intent:
-                continue
-            data = full
-            privileged = bool(session.intents & INTENT_MESSAGE_CONTENT)
-            if not privileged and not is_dm and msg.author_id != state.bot_user_id:
-                # Without MESSAGE_CONTENT, other users' guild messages arrive emptied.
-                data = dict(full, content="", embeds=[], attachments=[], components=[])
-            if await self._dispatch_to(session, event, data):
-                sent += 1
-        return sent
-
-    def reaction_intent(self, channel_id: int) -> int:
-        channel = self.state.channels.get(channel_id)
-        if channel is not None and channel.type == CHANNEL_DM:
-            return INTENT_DIRECT_MESSAGE_REACTIONS
-        return INTENT_GUILD_MESSAGE_REACTIONS
-
-    async def send_op(self, op: int, data: Any) -> int:
-        """Send a non-dispatch opcode (e.g. RECONNECT, INVALID_SESSION) to ready sessions."""
-        sent = 0
-        for session in self.ready_sessions:
-            if await self._send(session, {"op": op, "d": data}):
-                sent += 1
-        return sent
-
-    async def disconnect(self, code: int = 4000) -> int:
-        """Close every open connection; sessions stay resumable."""
-        sessions = [s for s in self.sessions if s.open]
+    async def disconnect(self, code: int = 4000, shard_id: int | None = None) -> int:
+        """Close every open connection (of one shard if given); sessions stay resumable."""
+        sessions = [
+            s for s in self.sessions if s.open and (shard_id is None or s.shard[0] == shard_id)
+        ]
         for session in sessions:
             await session.ws.close(code=code, message=b"Disconnected by the test.")
         return len(sessions)

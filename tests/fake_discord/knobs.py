@@ -7,6 +7,7 @@ import re
 
 from . import payloads
 from .models import RateLimitRule
+from .sharding import Audience
 from .surface import Surface
 
 
@@ -53,7 +54,9 @@ class Knobs(Surface):
     def _announce_channel(self, channel_id: int) -> None:
         channel = self.channels[channel_id]
         if channel.guild_id is not None and self.hub.ready_sessions:
-            self._spawn(self.hub.dispatch("CHANNEL_UPDATE", payloads.channel(self, channel)))
+            data = payloads.channel(self, channel)
+            audience = Audience(channel.guild_id)
+            self._spawn(self.hub.dispatch("CHANNEL_UPDATE", data, audience=audience))
 
     def close_dms(self, user_id: int) -> None:
         """The user no longer accepts DMs from the bot: Create Message in the DM channel
@@ -69,10 +72,11 @@ class Knobs(Surface):
 
         The guild is forgotten: guild routes answer 404 code 10004 Unknown Guild, its
         channels 403 code 50001 Missing Access (their messages stay readable through
-        fake.messages). Returns how many sessions got the dispatch.
+        fake.messages). Returns how many sessions (of the guild's shard) got the dispatch.
         """
         if guild_id not in self.guilds:
             raise ValueError(f"the bot is not in guild {guild_id}")
         self.removed_guilds[guild_id] = self.guilds.pop(guild_id)
         self.notifier.notify()
-        return await self.hub.dispatch("GUILD_DELETE", {"id": str(guild_id)})
+        data = {"id": str(guild_id)}
+        return await self.hub.dispatch("GUILD_DELETE", data, audience=Audience(guild_id))

@@ -59,10 +59,19 @@ class SnowflakeGenerator:
     def __init__(self) -> None:
         self._last = 0
 
-    def next(self) -> int:
+    def next(self, shard: tuple[int, int] | None = None) -> int:
+        """The next id; with shard=(shard_id, shard_count), one whose (id >> 22) % shard_count
+        is shard_id (its timestamp moved up to shard_count - 1 ms ahead)."""
         candidate = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
         # Strictly increasing even within one millisecond, so ids sort like creation order.
         candidate = max(candidate, self._last + 1)
+        if shard is not None:
+            shard_id, shard_count = shard
+            if shard_count < 1 or not 0 <= shard_id < shard_count:
+                raise ValueError(f"invalid shard {shard!r}")
+            stamp = candidate >> 22
+            if stamp % shard_count != shard_id:
+                candidate = (stamp + (shard_id - stamp) % shard_count) << 22
         self._last = candidate
         return candidate
 
@@ -293,6 +302,8 @@ class FakeInteraction:
     opened_by: int | None = None
     # Message type of the responses: 20 chat input command, 23 context menu, 0 otherwise.
     response_message_type: int = 20
+    # Session ids INTERACTION_CREATE was dispatched to (only the guild's shard; DMs: shard 0).
+    delivered_to: list[str] = field(default_factory=list)
 
     def is_expired(self) -> bool:
         return time.monotonic() - self.created_at > self.token_lifetime

@@ -52,4 +52,5 @@ class Handlers:
             "MESSAGE_DELETE",
             data,
             intent=INTENT_DIRECT_MESSAGES if is_dm else INTENT_GUILD_MESSAGES,
+            audience=self.hub.channel_audience(msg.channel_id),
         )

@@ -41,7 +41,9 @@ class ReactionHandlers(Handlers):
             data["message_author_id"] = str(msg.author_id)
             data["burst_colors"] = []
         event = "MESSAGE_REACTION_ADD" if add else "MESSAGE_REACTION_REMOVE"
-        await self.hub.dispatch(event, data, intent=self.hub.reaction_intent(channel.id))
+        intent = self.hub.reaction_intent(channel.id)
+        audience = self.hub.channel_audience(channel.id)
+        await self.hub.dispatch(event, data, intent=intent, audience=audience)
 
     async def add_reaction(self, call: Call) -> Reply:
         channel = self.channel(call)

@@ -17,15 +17,16 @@ class UserHandlers(Handlers):
         return Reply({"url": self.gateway_url})
 
     async def get_gateway_bot(self, call: Call) -> Reply:
+        # The knobs fake.recommended_shards and fake.max_concurrency, read per request.
         return Reply(
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.state.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,
                     "reset_after": 86_400_000,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.state.max_concurrency,
                 },
             }
         )

@@ -1,8 +1,9 @@
 """FakeDiscord: one aiohttp server on 127.0.0.1 serving gateway, REST and CDN, plus test helpers.
 
 The façade assembles its public surface from one module per concept: world building (world),
-user activity (activity), refusal knobs (knobs), queries and waiters (waiting); the test driver
-(driver) is a composed object the invoke_*/submit_modal methods delegate to.
+user activity (activity), refusal knobs (knobs), queries and waiters (waiting), sharding
+queries (shards); the test driver (driver) is a composed object the invoke_*/submit_modal
+methods delegate to.
 """
 
 from __future__ import annotations
@@ -22,16 +23,22 @@ from .gateway import OP_INVALID_SESSION, OP_RECONNECT, GatewayHub
 from .knobs import Knobs
 from .models import JSON, FakeInteraction
 from .rest import RestApi
+from .sharding import payload_audience
+from .shards import Shards
 from .uploads import AttachmentInput
 from .waiting import Waiting
 from .world import World
 
 
-class FakeDiscord(World, Activity, Knobs, Waiting):
+class FakeDiscord(World, Activity, Knobs, Waiting, Shards):
     """A local Discord (gateway + REST + CDN) for the unmodified discord.py client.
 
     Point discord.py at it with `discord.http.Route.BASE = fake.api_base_url` and
     `discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)`.
+
+    Sharding knobs (attributes, settable before or after start): `recommended_shards` and
+    `max_concurrency` (what GET /gateway/bot answers), `required_shards` (an IDENTIFY without
+    `shard`, or with a smaller shard_count, is closed 4011).
     """
 
     def __init__(
@@ -46,6 +53,9 @@ class FakeDiscord(World, Activity, Knobs, Waiting):
         channel_name: str = "general",
         host: str = "127.0.0.1",
         port: int = 0,
+        recommended_shards: int = 1,
+        max_concurrency: int = 1,
+        required_shards: int | None = None,
     ) -> None:
         super().__init__(
             bot_token=bot_token,
@@ -58,6 +68,9 @@ class FakeDiscord(World, Activity, Knobs, Waiting):
         )
         self.host = host
         self.port = port
+        self.recommended_shards = recommended_shards
+        self.max_concurrency = max_concurrency
+        self.required_shards = required_shards
         self.hub = GatewayHub(self)
         self.rest = RestApi(self, self.hub)
         self.cdn = Cdn(self)
@@ -137,20 +150,31 @@ class FakeDiscord(World, Activity, Knobs, Waiting):
     # --- gateway control ---------------------------------------------------------------------
 
     async def dispatch(self, event_name: str, payload: JSON) -> int:
-        """Send a raw dispatch to every connected bot session; returns how many got it."""
-        return await self.hub.dispatch(event_name, payload)
+        """Send a raw dispatch to the bot's sessions; returns how many got it.
 
-    async def disconnect_gateway(self, code: int = 4000) -> int:
-        """Close the bot's websocket(s); discord.py reconnects and RESUMEs."""
-        return await self.hub.disconnect(code)
+        Routed like Discord: a payload naming a guild (`guild_id`, or `id` for GUILD_CREATE/
+        UPDATE/DELETE) goes to that guild's shard, one in a DM channel or an INTERACTION_CREATE
+        without a guild to shard 0, anything else to every session.
+        """
+        dms = {c.id for c in self.channels.values() if c.guild_id is None}
+        audience = payload_audience(event_name, payload, dms)
+        return await self.hub.dispatch(event_name, payload, audience=audience)
 
-    async def request_reconnect(self) -> int:
-        """Send op 7 RECONNECT (the client reconnects and resumes)."""
-        return await self.hub.send_op(OP_RECONNECT, None)
+    async def disconnect_gateway(self, code: int = 4000, *, shard_id: int | None = None) -> int:
+        """Close the bot's websocket(s) (of one shard if given); discord.py reconnects and
+        RESUMEs."""
+        return await self.hub.disconnect(code, shard_id)
 
-    async def invalidate_session(self, resumable: bool = False) -> int:
-        """Send op 9 INVALID_SESSION (the client identifies afresh unless resumable)."""
-        return await self.hub.send_op(OP_INVALID_SESSION, resumable)
+    async def request_reconnect(self, *, shard_id: int | None = None) -> int:
+        """Send op 7 RECONNECT (the client reconnects and resumes), to one shard if given."""
+        return await self.hub.send_op(OP_RECONNECT, None, shard_id)
+
+    async def invalidate_session(
+        self, resumable: bool = False, *, shard_id: int | None = None
+    ) -> int:
+        """Send op 9 INVALID_SESSION (the client identifies afresh unless resumable), to one
+        shard if given."""
+        return await self.hub.send_op(OP_INVALID_SESSION, resumable, shard_id)
 
     # --- the test driver (see driver.py) -----------------------------------------------------
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import mimetypes
 import secrets
 import time
 
 from . import openapi
-from .cdn import image_type, signed_path
+from .cdn import image_size, image_type, signed_path
 from .components import custom_ids, number_components
 from .models import (
     CHANNEL_DM,
@@ -41,20 +40,9 @@ from .permissions import (
     POSTING_DENIED,
     guild_permissions,
 )
+from .sharding import DispatchRecord
 
 log = logging.getLogger("tests.fake_discord")
-
-
-def _image_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height when the bytes are an image Pillow can identify from its header."""
-    try:
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            return int(width), int(height)
-    except Exception:
-        return None
 
 
 class DiscordState:
@@ -101,6 +89,13 @@ class DiscordState:
         self.rate_limits: list[RateLimitRule] = []
         self.identify_count = 0
         self.resume_count = 0
+        # Sharding knobs (GET /gateway/bot, IDENTIFY checks), the log of who received which
+        # dispatch, and notes on what happened that is no client bug (see FakeDiscord).
+        self.recommended_shards = 1
+        self.max_concurrency = 1
+        self.required_shards: int | None = None
+        self.dispatches: list[DispatchRecord] = []
+        self.notes: list[str] = []
 
         # Knobs for Discord's refusals (see FakeDiscord.forbid_posting, close_dms, ...).
         self.posting_forbidden: set[int] = set()
@@ -138,6 +133,12 @@ class DiscordState:
         if problem is not None:
             self.violation(problem)
 
+    def note(self, text: str) -> None:
+        """Record something worth knowing that is no client bug (fake.notes)."""
+        log.info("fake discord note: %s", text)
+        self.notes.append(text)
+        self.notifier.notify()
+
     def take_violations(self) -> list[str]:
         """Return and clear the recorded violations."""
         taken = list(self.violations)
@@ -146,8 +147,9 @@ class DiscordState:
 
     # --- guilds, channels, members -----------------------------------------------------------
 
-    def create_guild(self, name: str) -> FakeGuild:
-        guild_id = self.ids.next()
+    def create_guild(self, name: str, shard: tuple[int, int] | None = None) -> FakeGuild:
+        """A guild (on `shard` = (shard_id, shard_count) if given) the bot is in."""
+        guild_id = self.ids.next(shard)
         guild = FakeGuild(id=guild_id, name=name, owner_id=self.owner_user_id)
         # The @everyone role shares the guild's id.
         guild.roles[guild_id] = FakeRole(guild_id, "@everyone", EVERYONE_PERMISSIONS, 0)
@@ -258,7 +260,7 @@ class DiscordState:
         attachment_id = self.ids.next()
         # Discord decides the attachment's content_type itself (from the name and bytes).
         served_type = content_type or mimetypes.guess_type(filename)[0]
-        size = _image_size(data) if (served_type or "").startswith("image/") else None
+        size = image_size(data) if (served_type or "").startswith("image/") else None
         width, height = size if size is not None else (None, None)
         self.blobs[attachment_id] = StoredBlob(
             attachment_id, channel_id, filename, served_type, data, width, height

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from . import payloads
 from .gateway import INTENT_GUILD_MEMBERS
+from .sharding import Audience
 from .surface import Surface
 
 
@@ -27,24 +28,30 @@ class World(Surface):
         if self.hub.ready_sessions:
             data = payloads.member(self, guild, member)
             data["guild_id"] = str(guild.id)
-            self._spawn(self.hub.dispatch("GUILD_MEMBER_ADD", data, intent=INTENT_GUILD_MEMBERS))
+            added = self.hub.dispatch(
+                "GUILD_MEMBER_ADD", data, intent=INTENT_GUILD_MEMBERS, audience=Audience(guild.id)
+            )
+            self._spawn(added)
         return member.user_id
 
-    def add_guild(self, name: str) -> int:
-        """Create a guild the bot is in (announced with GUILD_CREATE if connected)."""
-        guild = self.create_guild(name)
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> int:
+        """Create a guild the bot is in (announced with GUILD_CREATE to its shard's sessions
+        if connected). With shard=(shard_id, shard_count) its id is picked so that the guild
+        lands on that shard: (id >> 22) % shard_count == shard_id."""
+        guild = self.create_guild(name, shard)
         if self.hub.ready_sessions:
             data = payloads.guild_create(self, guild)
             # A join omits "unavailable" (false would mean an outage ended: guild_available).
             data.pop("unavailable")
-            self._spawn(self.hub.dispatch("GUILD_CREATE", data))
+            self._spawn(self.hub.dispatch("GUILD_CREATE", data, audience=Audience(guild.id)))
         return guild.id
 
     def add_channel(self, guild_id: int, name: str) -> int:
         """Create a text channel in a guild (announced with CHANNEL_CREATE if connected)."""
         channel = self.create_channel(guild_id, name)
         if self.hub.ready_sessions:
-            self._spawn(self.hub.dispatch("CHANNEL_CREATE", payloads.channel(self, channel)))
+            data = payloads.channel(self, channel)
+            self._spawn(self.hub.dispatch("CHANNEL_CREATE", data, audience=Audience(guild_id)))
         return channel.id
 
     def default_user(self) -> int:
@@ -72,7 +79,10 @@ class World(Surface):
                     data = payloads.member(self, guild, member)
                     data["guild_id"] = str(guild.id)
                     update = self.hub.dispatch(
-                        "GUILD_MEMBER_UPDATE", data, intent=INTENT_GUILD_MEMBERS
+                        "GUILD_MEMBER_UPDATE",
+                        data,
+                        intent=INTENT_GUILD_MEMBERS,
+                        audience=Audience(guild.id),
                     )
                     self._spawn(update)
         return avatar
