@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from urllib.parse import unquote, urlsplit
 
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
@@ -28,9 +29,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Discord bot: portrait + voice note -> talking-head video (DashScope EMO).",
     )
     commands = parser.add_subparsers(
-        dest="command", metavar="{run,animate,resume-provider,sync-commands,doctor}"
+        dest="command",
+        metavar="{run,animate,resume-provider,sync-commands,doctor,migrate}",
     )
     commands.add_parser("run", help="start the bot (the default)")
+    commands.add_parser(
+        "migrate", help="bring the database's tables up to date now (start-up does it too)"
+    )
     sync = commands.add_parser(
         "sync-commands", help="register the slash commands now (globally, or in one server)"
     )
@@ -59,8 +64,20 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.dashscope_api_key,
         settings.emo_s3_secret_access_key,
         settings.emo_media_link_secret,
+        settings.emo_database_url,
     ]
-    return [value.get_secret_value() for value in values if value is not None]
+    found = [value.get_secret_value() for value in values if value is not None]
+    password = urlsplit(settings.database_url).password if settings.database_url else None
+    return [*found, *([unquote(password)] if password else [])]
+
+
+def _database_unreachable(error: Exception) -> int:
+    """One line, no traceback: the operator fixes the URL or starts the database."""
+    print(
+        f"Database error: cannot reach the database in EMO_DATABASE_URL ({error})",
+        file=sys.stderr,
+    )
+    return EXIT_CONFIG
 
 
 def _configure_logging(settings: Settings, level: str) -> None:
@@ -70,6 +87,7 @@ def _configure_logging(settings: Settings, level: str) -> None:
 async def _serve(settings: Settings) -> int:
     # Imported here so a configuration error is reported without loading discord.py.
     from bot.core import open_core
+    from bot.db.database import DatabaseUnavailableError
     from bot.wiring import TokenRejectedError, run_bot
 
     main_task = asyncio.current_task()
@@ -87,6 +105,8 @@ async def _serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    except DatabaseUnavailableError as error:
+        return _database_unreachable(error)
     except asyncio.CancelledError:
         log.info("stopped by signal; unfinished jobs resume on the next start")
     return 0
@@ -105,6 +125,24 @@ async def _sync_commands(settings: Settings, guild_id: int | None) -> int:
         return EXIT_CONFIG
     where = f"in server {guild_id}" if guild_id else "globally (may take up to an hour to show)"
     print(f"Registered {count} commands {where}.")
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from bot.core import SCHEMAS, connect_database
+    from bot.db.database import DatabaseUnavailableError
+    from bot.db.migrations import migrate
+
+    try:
+        db = await connect_database(settings)
+    except DatabaseUnavailableError as error:
+        return _database_unreachable(error)
+    try:
+        reached = await migrate(db, SCHEMAS)
+    finally:
+        await db.close()
+    versions = ", ".join(f"{name} v{version}" for name, version in sorted(reached.items()))
+    print(f"Database up to date ({db.dialect}): {versions}.")
     return 0
 
 
@@ -142,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_doctor(settings))
     if command == "resume-provider":
         return asyncio.run(_resume_provider(settings))
+    if command == "migrate":
+        _configure_logging(settings, "warning")
+        return asyncio.run(_migrate(settings))
     if command == "animate":
         from bot import cli
 

@@ -115,10 +115,11 @@ async def animate(settings: Settings, args: argparse.Namespace, stream: TextIO) 
     """Run one job to its end; return the process exit status."""
     progress = CommandLineProgress(args.output, stream, "en")
     with tempfile.TemporaryDirectory(prefix="emo-cli-") as scratch:
-        # A private data dir: a bot running from the same folder never sees these jobs.
+        # A private data dir and database: a bot running from the same folder (or on the
+        # same PostgreSQL) never sees these jobs.
         # No ops server either: a bot on this machine may already hold its port.
         settings = settings.model_copy(
-            update={"emo_data_dir": Path(scratch), "emo_ops_bind": "off"}
+            update={"emo_data_dir": Path(scratch), "emo_ops_bind": "off", "emo_database_url": None}
         )
         async with open_core(settings, local_files=True) as core:
             core.attach(progress.edge())

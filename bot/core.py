@@ -22,6 +22,7 @@ from bot.db import meta as meta_schema
 from bot.db.database import Database
 from bot.db.meta import MetaStore
 from bot.db.migrations import Schema, migrate
+from bot.db.postgres import PostgresDatabase
 from bot.db.sqlite import SqliteDatabase
 from bot.guilds import sql as guilds_sql
 from bot.guilds.services import GuildServices, build_guild_services, prices_from
@@ -64,12 +65,21 @@ class Edge:
     cards: CardSurface | None = None  # status cards, where the edge shows them
 
 
-@contextlib.asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[Database]:
-    """The database, migrated."""
-    db = await SqliteDatabase.open(
+async def connect_database(settings: Settings) -> Database:
+    """The configured database, not migrated: PostgreSQL when EMO_DATABASE_URL names one,
+    else SQLite in EMO_DATA_DIR. Raises DatabaseUnavailableError when it cannot be reached."""
+    url = settings.database_url
+    if url is not None:
+        return await PostgresDatabase.open(url, max_connections=settings.emo_database_pool_size)
+    return await SqliteDatabase.open(
         settings.database_path, busy_timeout=settings.emo_sqlite_busy_timeout_seconds
     )
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    """The database, migrated (several processes starting together take turns)."""
+    db = await connect_database(settings)
     try:
         await migrate(db, SCHEMAS)
         yield db

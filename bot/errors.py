@@ -11,3 +11,8 @@ class UserFacingError(Exception):
     def __init__(self, key: MessageKey, **params: Param) -> None:
         super().__init__(key.value)
         self.message = UserMessage(key=key, params=params)
+
+
+class QuietError(Exception):
+    """An error whose cause was already logged where it happened (once, not per caller):
+    loops that meet it retry without logging a traceback."""

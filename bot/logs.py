@@ -79,3 +79,6 @@ def configure_logging(level: str, *, json_lines: bool = False, secrets: Iterable
     logging.getLogger("discord").setLevel(max(logging.INFO, root.level))
     # aiosqlite's DEBUG lines echo every statement with its values: noise, and member data.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
+    # psycopg's pool warns at every failed reconnection attempt; the database layer says
+    # once that the database is down and once that it is back (bot/db/postgres.py).
+    logging.getLogger("psycopg.pool").setLevel(max(logging.ERROR, root.level))

@@ -66,8 +66,16 @@ class Settings(BaseSettings):
     discord_cdn_base_url: AnyHttpUrl = AnyHttpUrl(DISCORD_CDN)  # avatars are fetched from here
     discord_command_guild_id: int | None = Field(default=None, gt=0)
     emo_data_dir: Path = Path("./data")
+    # Empty: SQLite in EMO_DATA_DIR (one process). postgresql://...: several processes.
+    emo_database_url: SecretStr | None = None
+    # PostgreSQL: connections this process keeps open at most.
+    emo_database_pool_size: int = Field(default=10, ge=2, le=100)
     # How long a write waits for another process holding the SQLite file's write lock.
     emo_sqlite_busy_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    # This process among several (unique per process; its leases come back to it on restart).
+    emo_instance_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$")
+    # How long a process's hold on a duty or a job outlives its last heartbeat.
+    emo_lease_seconds: float = Field(default=20.0, ge=3, le=600)
     emo_provider: ProviderKind = ProviderKind.DASHSCOPE
     emo_attachment_hosts: Annotated[tuple[str, ...], NoDecode] = DISCORD_ATTACHMENT_HOSTS
     emo_max_input_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
@@ -137,9 +145,18 @@ class Settings(BaseSettings):
                 raise ValueError("EMO_S3_SECRET_ACCESS_KEY is required when EMO_MEDIA_HOST=s3")
         if self.emo_media_host is MediaHostKind.HTTP and self.emo_public_base_url is None:
             raise ValueError("EMO_PUBLIC_BASE_URL is required when EMO_MEDIA_HOST=http")
+        url = self.database_url
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("EMO_DATABASE_URL must be empty (SQLite) or postgresql://…")
         if self.emo_poll_max_seconds < self.emo_poll_min_seconds:
             raise ValueError("EMO_POLL_MAX_SECONDS must not be below EMO_POLL_MIN_SECONDS")
         return self
+
+    @property
+    def database_url(self) -> str | None:
+        """The PostgreSQL URL, or None for SQLite in EMO_DATA_DIR."""
+        url = self.emo_database_url.get_secret_value() if self.emo_database_url else ""
+        return url or None
 
     @property
     def database_path(self) -> Path:

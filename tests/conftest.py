@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from bot.simulator import Simulator, SimulatorKnobs
 from tests.fake_discord import FakeDiscord
 from tests.support.bot_process import BotProcess
+from tests.support.postgres import PostgresServer, bindir, running_postgres
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 API_KEY = "sk-test-e2e-0123456789"
@@ -19,6 +21,49 @@ API_KEY = "sk-test-e2e-0123456789"
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+REQUIRE_POSTGRES = "EMO_TEST_POSTGRES"  # "require": fail, not skip, without PostgreSQL (CI)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throw-away PostgreSQL server for the whole session, started when first needed."""
+    if bindir() is None:
+        message = (
+            "PostgreSQL is not installed, so the PostgreSQL tier is skipped: install it "
+            "(Debian: apt-get install postgresql) and run the tests again"
+        )
+        if os.environ.get(REQUIRE_POSTGRES) == "require":
+            pytest.fail(message)
+        pytest.skip(message)
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend a test runs on: SQLite unless the test (``BOTH_BACKENDS``) or
+    its folder's conftest asks for both."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> str:
+    """EMO_DATABASE_URL for the test: empty (SQLite) or a new database of its own."""
+    if backend == "sqlite":
+        return ""
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()
+
+
+@pytest.fixture(autouse=True)
+def _database_in_environment(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings built in the test process (the engine harness) use the test's database."""
+    if database_url:
+        monkeypatch.setenv("EMO_DATABASE_URL", database_url)
+    else:
+        monkeypatch.delenv("EMO_DATABASE_URL", raising=False)
 
 
 @pytest.fixture
@@ -45,7 +90,7 @@ BotFactory = Callable[..., BotProcess]
 
 @pytest.fixture
 async def bot_process(
-    tmp_path: Path, simulator: Simulator, discord_fake: FakeDiscord
+    tmp_path: Path, simulator: Simulator, discord_fake: FakeDiscord, database_url: str
 ) -> AsyncIterator[BotFactory]:
     """Build (not start) bot processes wired to the local stand-ins by environment only."""
     made: list[BotProcess] = []
@@ -59,6 +104,7 @@ async def bot_process(
             "DASHSCOPE_API_KEY": API_KEY,
             "DASHSCOPE_BASE_URL": simulator.base_url,
             "EMO_DATA_DIR": str(tmp_path / "data"),
+            "EMO_DATABASE_URL": database_url,
             "EMO_ATTACHMENT_HOSTS": "127.0.0.1",
             "EMO_POLL_MIN_SECONDS": "0.25",
             "EMO_POLL_MAX_SECONDS": "1",

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import io
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -19,10 +18,11 @@ from PIL import Image
 from bot.simulator import Simulator
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord, FakeMessage
+from tests.support.backends import BOTH_BACKENDS
 from tests.support.bot_process import BotProcess
-from tests.support.e2e import attachments, started
+from tests.support.e2e import attachments, job_histories, started
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120), BOTH_BACKENDS]
 
 
 def _video_facts(data: bytes) -> tuple[int, int, float, bool]:
@@ -75,7 +75,7 @@ async def test_animate_posts_the_video_in_the_channel(
     assert len(simulator.submissions) == 1
     assert [m for m in discord_fake.messages() if m.files] == [result]
     assert discord_fake.violations == []
-    assert await _settled_history(tmp_path / "data") == [HAPPY_PATH]
+    assert await _settled_history(bot) == [HAPPY_PATH]
 
 
 async def test_a_faceless_photo_is_refused_before_anything_is_submitted(
@@ -100,7 +100,7 @@ async def test_a_faceless_photo_is_refused_before_anything_is_submitted(
     assert simulator.submissions == []
     assert [m for m in discord_fake.messages() if m.files] == []
     assert discord_fake.violations == []
-    assert await _settled_history(tmp_path / "data") == [["received", "preparing", "rejected"]]
+    assert await _settled_history(bot) == [["received", "preparing", "rejected"]]
 
 
 async def test_the_built_in_simulator_needs_no_provider_settings(
@@ -125,40 +125,30 @@ async def test_the_built_in_simulator_needs_no_provider_settings(
     assert simulator.submissions == []  # the bot used its own simulator, not the test's
 
 
-def _job_history(data_dir: Path) -> list[list[str]]:
-    """Each job's states in order, read straight from the bot's database."""
-    with sqlite3.connect(data_dir / "emo-bot.sqlite3") as db:
-        rows = db.execute("SELECT job_id, to_state FROM job_events ORDER BY id").fetchall()
-    histories: dict[int, list[str]] = {}
-    for job_id, state in rows:
-        histories.setdefault(job_id, []).append(state)
-    return list(histories.values())
-
-
-async def _settled_history(data_dir: Path, within: float = 10.0) -> list[list[str]]:
+async def _settled_history(bot: BotProcess, within: float = 10.0) -> list[list[str]]:
     """The job histories once every job reached a final state (the post precedes its record)."""
     final = {"delivered", "rejected", "failed", "canceled", "expired"}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
-        histories = _job_history(data_dir)
+        histories = job_histories(bot)
         if all(h[-1] in final for h in histories) or loop.time() > deadline:
             return histories
         await asyncio.sleep(0.05)
 
 
-async def _until_submitted(data_dir: Path) -> None:
+async def _until_submitted(bot: BotProcess) -> None:
     """Wait until the task id is on the row (killing between the provider's answer and that
     write is the uncertain window, tested on its own)."""
     for _ in range(400):
-        if any("submitted" in h for h in _job_history(data_dir)):
+        if any("submitted" in h for h in job_histories(bot)):
             return
         await asyncio.sleep(0.05)
     pytest.fail("the job never reached the provider")
 
 
 async def _restart_and_expect_one_video(
-    bot: BotProcess, discord_fake: FakeDiscord, simulator: Simulator, tmp_path: Path
+    bot: BotProcess, discord_fake: FakeDiscord, simulator: Simulator
 ) -> FakeMessage:
     """Start the stopped bot again: the job resumes from its row and arrives exactly once."""
     connected = discord_fake.identify_count + discord_fake.resume_count
@@ -171,7 +161,7 @@ async def _restart_and_expect_one_video(
     assert len(simulator.submissions) == 1
     await asyncio.sleep(1.0)  # a duplicate post would show up by now
     assert len([m for m in discord_fake.messages() if m.files]) == 1
-    assert await _settled_history(tmp_path / "data") == [HAPPY_PATH]
+    assert await _settled_history(bot) == [HAPPY_PATH]
     return result
 
 
@@ -213,7 +203,7 @@ async def test_the_video_arrives_after_the_interaction_token_expired(
     assert len(simulator.submissions) == 1
     # The bot noticed the token's end itself; it never used an expired token.
     assert discord_fake.violations == []
-    assert await _settled_history(tmp_path / "data") == [HAPPY_PATH]
+    assert await _settled_history(bot) == [HAPPY_PATH]
 
 
 async def test_a_restart_mid_render_resumes_without_a_second_submit(
@@ -230,12 +220,12 @@ async def test_a_restart_mid_render_resumes_without_a_second_submit(
     await discord_fake.invoke_slash(
         "emo animate", user_id=member, attachments=attachments(fixtures)
     )
-    await _until_submitted(tmp_path / "data")
+    await _until_submitted(bot)
     assert len(simulator.submissions) == 1
     await bot.kill()  # SIGKILL: no chance to clean up
     assert simulator.tasks[simulator.submissions[0].task_id].status in ("PENDING", "RUNNING")
 
-    result = await _restart_and_expect_one_video(bot, discord_fake, simulator, tmp_path)
+    result = await _restart_and_expect_one_video(bot, discord_fake, simulator)
     assert f"<@{member}>" in result.content
 
 
@@ -275,7 +265,7 @@ async def test_sigterm_mid_render_exits_quickly_and_the_job_arrives_once_after_r
     await discord_fake.invoke_slash(
         "emo animate", user_id=member, attachments=attachments(fixtures)
     )
-    await _until_submitted(tmp_path / "data")
+    await _until_submitted(bot)
     began = asyncio.get_running_loop().time()
     status = await bot.stop(signal.SIGTERM, grace=10.0)
     took = asyncio.get_running_loop().time() - began
@@ -283,7 +273,7 @@ async def test_sigterm_mid_render_exits_quickly_and_the_job_arrives_once_after_r
     assert took < 10.0
     assert "unfinished jobs resume on the next start" in bot.log_text()
 
-    await _restart_and_expect_one_video(bot, discord_fake, simulator, tmp_path)
+    await _restart_and_expect_one_video(bot, discord_fake, simulator)
 
 
 async def test_sync_commands_registers_them_in_one_server_without_starting_the_bot(

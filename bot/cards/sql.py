@@ -26,7 +26,25 @@ CREATE INDEX job_cards_by_notice ON job_cards (notice_id);
 CREATE INDEX job_cards_by_result ON job_cards (result_id)
 """
 
-SCHEMA = Schema(component="cards", migrations={"sqlite": (_SQLITE_BASELINE,)})
+_POSTGRES_BASELINE = """
+CREATE TABLE job_cards (
+    job_id BIGINT PRIMARY KEY REFERENCES jobs (id),
+    message_id BIGINT,
+    shown_state TEXT,
+    notice_id BIGINT,
+    result_id BIGINT,
+    deleted BOOLEAN NOT NULL DEFAULT FALSE,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX job_cards_by_message ON job_cards (message_id);
+CREATE INDEX job_cards_by_notice ON job_cards (notice_id);
+CREATE INDEX job_cards_by_result ON job_cards (result_id)
+"""
+
+SCHEMA = Schema(
+    component="cards",
+    migrations={"sqlite": (_SQLITE_BASELINE,), "postgres": (_POSTGRES_BASELINE,)},
+)
 
 _FINAL = ",".join(f"'{state.value}'" for state in sorted(TERMINAL_STATES))
 

@@ -4,7 +4,7 @@ Each package owns its tables, its SQL and its migrations in a repository module;
 knows none of them.
 """
 
-from bot.db.database import Connection, Database, Row, StaleRowError
+from bot.db.database import Connection, Database, DatabaseUnavailableError, Row, StaleRowError
 from bot.db.migrations import Schema
 
-__all__ = ["Connection", "Database", "Row", "Schema", "StaleRowError"]
+__all__ = ["Connection", "Database", "DatabaseUnavailableError", "Row", "Schema", "StaleRowError"]

@@ -10,12 +10,24 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from bot.errors import QuietError
+
 Row = Mapping[str, Any]
 """One result row by column name."""
 
 
 class StaleRowError(RuntimeError):
     """A compare-and-set found the row changed: another worker moved it first."""
+
+
+class DatabaseUnavailableError(QuietError, RuntimeError):
+    """The database cannot be reached (a restart, a dropped connection). Nothing was
+    written; trying again later is the cure."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
 
 
 class Connection(Protocol):
@@ -37,11 +49,16 @@ class Connection(Protocol):
         """The first row of a query, if any."""
         ...
 
+    async def lock(self, name: str) -> None:
+        """Inside a transaction: hold the named lock until it ends, so transactions of every
+        process that take it run one at a time (SQLite's write lock already does)."""
+        ...
+
 
 class Database(Connection, Protocol):
     """The bot's database. Reads on it see only committed data; writes go in transactions."""
 
-    dialect: str  # "sqlite" (and later "postgres"): which migrations apply
+    dialect: str  # "sqlite" or "postgres": which migrations and SQL spellings apply
 
     def transaction(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         """One write transaction: committed at the end of the block, rolled back on error."""

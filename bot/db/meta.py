@@ -9,10 +9,9 @@ from __future__ import annotations
 from bot.db.database import Database
 from bot.db.migrations import Schema
 
-SCHEMA = Schema(
-    component="meta",
-    migrations={"sqlite": ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",)},
-)
+_TABLE = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+SCHEMA = Schema(component="meta", migrations={"sqlite": (_TABLE,), "postgres": (_TABLE,)})
 
 
 class MetaStore:

@@ -57,6 +57,8 @@ async def versions(connection: Connection) -> dict[str, int]:
 async def migrate(db: Database, schemas: Sequence[Schema]) -> dict[str, int]:
     """Bring every component up to date; return the versions reached."""
     async with db.transaction() as tx:
+        # Two processes starting together: the second waits, then finds everything done.
+        await tx.lock("emo-bot schema migrations")
         await tx.execute(VERSIONS_TABLE)
         reached = await versions(tx)
         if not reached and db.dialect == "sqlite":

@@ -62,6 +62,9 @@ class _SqliteConnection:
         first = next(iter(rows), None)
         return None if first is None else dict(first)
 
+    async def lock(self, name: str) -> None:
+        """Nothing to do: a write transaction holds the whole file's lock already."""
+
 
 async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
     db = await aiosqlite.connect(path, isolation_level=None)

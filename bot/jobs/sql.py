@@ -32,6 +32,9 @@ from bot.jobs.sql_common import (
 from bot.jobs.sql_records import JobRecords
 from bot.jobs.states import JobState, check_transition
 
+ADMISSION_LOCK = "emo-bot admission"
+"""Held by every transaction that counts jobs to admit one (caps, quotas, budgets)."""
+
 
 class SqlJobRepository(JobRecords):
     """``JobRepository`` on the database layer. ``clock`` stamps created/updated times."""
@@ -41,6 +44,8 @@ class SqlJobRepository(JobRecords):
     async def create(self, request: AnimateRequest, caps: Caps) -> Job:
         now = self._clock()
         async with self._db.transaction() as tx:
+            # Counted and written by one process at a time, whichever process asks.
+            await tx.lock(ADMISSION_LOCK)
             await self._check_caps(tx, request, caps)
             job_id = await tx.insert(
                 "INSERT INTO jobs (state, guild_id, channel_id, user_id, locale, style, framing,"
@@ -135,6 +140,7 @@ class SqlJobRepository(JobRecords):
         assignments = "".join(f", {name} = ?" for name in values)
         async with self._db.transaction() as tx:
             if guard is not None:
+                await tx.lock(ADMISSION_LOCK)  # the quotas' sums cannot change under the guard
                 await guard(TransactionLedger(tx))
             changed = await tx.execute(
                 f"UPDATE jobs SET state = ?, updated_at = ?{assignments}"

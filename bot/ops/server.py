@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.clock import utcnow
 from bot.db.meta import MetaStore
+from bot.errors import QuietError
 from bot.jobs.gate import ProviderGate
 from bot.jobs.repository import JobRepository
 from bot.ops.metrics import CONTENT_TYPE, Metrics
@@ -127,6 +128,8 @@ class OpsServer:
             await asyncio.wait_for(
                 self._meta.set(PING_KEY, utcnow().isoformat()), DATABASE_CHECK_SECONDS
             )
+        except QuietError:
+            return False  # the database layer logged the outage, once
         except Exception:
             log.exception("database is not writable")
             return False

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.fake_discord import FakeDiscord
@@ -37,3 +40,21 @@ async def until(check: Callable[[], bool], what: str, within: float = 90.0) -> N
         if loop.time() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+def job_histories(bot: BotProcess) -> list[list[str]]:
+    """Each job's states in order, read straight from ``bot``'s database (either backend)."""
+    url = bot.environment.get("EMO_DATABASE_URL")
+    query = "SELECT job_id, to_state FROM job_events ORDER BY id"
+    rows: list[tuple[int, str]]
+    if url:
+        with psycopg.connect(url) as connection:
+            rows = [(int(a), str(b)) for a, b in connection.execute(query).fetchall()]
+    else:
+        path = Path(bot.environment["EMO_DATA_DIR"]) / "emo-bot.sqlite3"
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            rows = db.execute(query).fetchall()
+    histories: dict[int, list[str]] = {}
+    for job_id, state in rows:
+        histories.setdefault(job_id, []).append(state)
+    return list(histories.values())

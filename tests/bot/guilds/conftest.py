@@ -5,13 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import SCHEMAS
-from bot.db.migrations import migrate
-from bot.db.sqlite import SqliteDatabase
 from bot.guilds.access import Viewer
 from bot.guilds.services import GuildServices, build_guild_services
 from bot.settings import Settings
 from tests.bot.guilds.rows import MovableClock, Rows
+from tests.support.backends import open_test_database
 
 GUILD = 111
 OTHER_GUILD = 222
@@ -20,15 +18,20 @@ ALICE = Viewer(guild_id=GUILD, user_id=2, manages_server=False)
 BOB = Viewer(guild_id=GUILD, user_id=3, manages_server=False)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on both database backends."""
+    return str(request.param)
+
+
 @pytest.fixture
 def clock() -> MovableClock:
     return MovableClock()
 
 
 @pytest.fixture
-async def store(tmp_path: Path, clock: MovableClock) -> AsyncIterator[Rows]:
-    db = await SqliteDatabase.open(tmp_path / "emo-bot.sqlite3")
-    await migrate(db, SCHEMAS)
+async def store(tmp_path: Path, clock: MovableClock, database_url: str) -> AsyncIterator[Rows]:
+    db = await open_test_database(database_url, tmp_path)
     yield Rows.over(db, clock, tmp_path / "media")
     await db.close()
 

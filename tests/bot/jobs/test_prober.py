@@ -45,6 +45,7 @@ async def _paused(engine: EngineHarness) -> bool:
     return await engine.service.gate.current() is not None
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # another process's file lock
 async def test_a_locked_database_does_not_end_the_prober(
     simulator: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

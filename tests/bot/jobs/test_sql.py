@@ -7,11 +7,13 @@ import pytest
 
 from bot.core import SCHEMAS
 from bot.db.migrations import migrate, versions
-from bot.db.sqlite import SqliteDatabase
 from bot.jobs.models import AnimateRequest, Box, Framing, InputRef, Job, JobChanges, Style
 from bot.jobs.repository import Caps, StaleJobStateError
 from bot.jobs.sql import SqlJobRepository
 from bot.jobs.states import IllegalTransitionError, JobState
+from tests.support.backends import BOTH_BACKENDS, open_test_database
+
+pytestmark = BOTH_BACKENDS
 
 
 def _request(user_id: int = 7) -> AnimateRequest:
@@ -28,9 +30,8 @@ def _request(user_id: int = 7) -> AnimateRequest:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlJobRepository]:
-    db = await SqliteDatabase.open(tmp_path / "db.sqlite3")
-    await migrate(db, SCHEMAS)
+async def store(tmp_path: Path, database_url: str) -> AsyncIterator[SqlJobRepository]:
+    db = await open_test_database(database_url, tmp_path)
     yield SqlJobRepository(db)
     await db.close()
 
@@ -80,16 +81,16 @@ async def test_illegal_transitions_are_refused_before_touching_the_row(
     assert (await store.get(job.id)).state is JobState.RECEIVED
 
 
-async def test_rows_survive_reopening_and_migrations_run_once(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    db = await SqliteDatabase.open(path)
-    await migrate(db, SCHEMAS)
+async def test_rows_survive_reopening_and_migrations_run_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    db = await open_test_database(database_url, tmp_path)
     job = await SqlJobRepository(db).create(_request(), Caps())
     await db.close()
-    db = await SqliteDatabase.open(path)
+    db = await open_test_database(database_url, tmp_path, migrated=False)
     try:
         again = await migrate(db, SCHEMAS)
-        assert again == {schema.component: len(schema.scripts("sqlite")) for schema in SCHEMAS}
+        assert again == {schema.component: len(schema.scripts(db.dialect)) for schema in SCHEMAS}
         assert await versions(db) == again
         store = SqlJobRepository(db)
         assert (await store.get(job.id)).user_id == 7
@@ -101,7 +102,14 @@ async def test_rows_survive_reopening_and_migrations_run_once(tmp_path: Path) ->
 async def test_the_jobs_table_has_exactly_the_models_columns(store: SqlJobRepository) -> None:
     """Each column is declared once, in the model: the table may not drift from it."""
     db = store._db
-    columns = {row["name"] for row in await db.fetch_all("PRAGMA table_info(jobs)")}
+    if db.dialect == "sqlite":
+        rows = await db.fetch_all("SELECT name FROM pragma_table_info('jobs')")
+    else:
+        rows = await db.fetch_all(
+            "SELECT column_name AS name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = 'jobs'"
+        )
+    columns = {row["name"] for row in rows}
     assert columns == set(Job.model_fields)
 
 
