@@ -30,7 +30,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     commands = parser.add_subparsers(
         dest="command",
-        metavar="{run,animate,resume-provider,sync-commands,doctor,migrate}",
+        metavar="{run,animate,resume-provider,sync-commands,doctor,migrate,copy-db}",
     )
     commands.add_parser("run", help="start the bot (the default)")
     commands.add_parser(
@@ -50,6 +50,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "doctor",
         help="check the token, key, media host and permissions; print a fix for each failure",
     )
+    copy_db = commands.add_parser(
+        "copy-db", help="move a stopped SQLite install to an empty PostgreSQL database"
+    )
+    copy_db.add_argument("sqlite_file", metavar="SQLITE_FILE")
+    copy_db.add_argument("postgres_url", metavar="POSTGRES_URL")
     animate = commands.add_parser(
         "animate", help="make one video from local files, without Discord"
     )
@@ -87,6 +92,7 @@ def _configure_logging(settings: Settings, level: str) -> None:
 async def _serve(settings: Settings) -> int:
     # Imported here so a configuration error is reported without loading discord.py.
     from bot.core import open_core
+    from bot.db.copy import DatabaseMovedError
     from bot.db.database import DatabaseUnavailableError
     from bot.wiring import TokenRejectedError, run_bot
 
@@ -107,6 +113,9 @@ async def _serve(settings: Settings) -> int:
         return EXIT_CONFIG
     except DatabaseUnavailableError as error:
         return _database_unreachable(error)
+    except DatabaseMovedError as error:
+        print(f"Database error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     except asyncio.CancelledError:
         log.info("stopped by signal; unfinished jobs resume on the next start")
     return 0
@@ -158,9 +167,28 @@ async def _resume_provider(settings: Settings) -> int:
     return 0
 
 
+async def _copy_db(source: str, url: str) -> int:
+    """SQLite to PostgreSQL, jobs in flight included; needs no settings."""
+    from pathlib import Path
+
+    from bot.core import SCHEMAS
+    from bot.db.copy import CopyError, copy_database, secrets_in
+
+    configure_logging("error", secrets=secrets_in(url))
+    try:
+        report = await copy_database(Path(source), url, SCHEMAS)
+    except CopyError as error:
+        print(f"copy-db: {error}", file=sys.stderr)
+        return error.exit_code
+    print("\n".join(report.lines()))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     command = args.command or "run"
+    if command == "copy-db":
+        return asyncio.run(_copy_db(args.sqlite_file, args.postgres_url))
     overrides: dict[str, object] = {}
     if command == "animate" and args.simulate:
         overrides["emo_provider"] = "simulator"

@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import aiohttp
 from pydantic import SecretStr
@@ -18,7 +19,13 @@ from bot.cards import sql as cards_sql
 from bot.cards.keeper import CardKeeper
 from bot.cards.repository import CardRepository
 from bot.cards.surface import CardSurface
+from bot.cluster import leases as leases_schema
+from bot.cluster.duties import Duties, Duty
+from bot.cluster.instance import instance_name
+from bot.cluster.leases import Leases
+from bot.cluster.signals import PostgresSignals, Signals
 from bot.db import meta as meta_schema
+from bot.db.copy import refuse_if_moved
 from bot.db.database import Database
 from bot.db.meta import MetaStore
 from bot.db.migrations import Schema, migrate
@@ -40,6 +47,7 @@ from bot.media.hosting import open_media_host
 from bot.ops import Metrics, OpsServer
 from bot.provider.client import DashScopeClient
 from bot.settings import ProviderKind, Settings
+from bot.tasks import BackgroundTasks
 from bot.topic import Topic
 
 log = logging.getLogger(__name__)
@@ -48,6 +56,7 @@ SIMULATOR_KEY = "sk-simulator"
 
 SCHEMAS: tuple[Schema, ...] = (
     meta_schema.SCHEMA,
+    leases_schema.SCHEMA,
     jobs_schema.SCHEMA,
     cards_sql.SCHEMA,
     guilds_sql.SCHEMA,
@@ -82,6 +91,8 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
     db = await connect_database(settings)
     try:
         await migrate(db, SCHEMAS)
+        if settings.database_url is None:
+            await refuse_if_moved(db)  # copy-db moved this file's jobs to PostgreSQL
         yield db
     finally:
         await db.close()
@@ -105,6 +116,12 @@ class Core:
         self.session = session
         self.client = client
         self.metrics = metrics
+        url = settings.database_url
+        self.instance = instance_name(settings.emo_instance_name, shared=url is not None)
+        self.signals: Signals = (
+            PostgresSignals(url, sender=self.instance) if url is not None else Signals()
+        )
+        limits = engine_limits(settings)
         self.events: Topic[JobEvent] = job_topic()
         self.alerts: Topic[OperatorAlert] = alert_topic()
         self.meta = MetaStore(db)
@@ -124,9 +141,11 @@ class Core:
                 cache=self.cache,
                 admission=self.guilds.admission,
                 prices=prices_from(settings),
-                limits=engine_limits(settings),
+                limits=limits,
                 events=self.events,
                 alerts=self.alerts,
+                signals=self.signals,
+                instance=self.instance,
             )
         )
         self.service = AnimateService(self.engine)
@@ -144,6 +163,10 @@ class Core:
             forecast=self.service.forecast,
             paused=self.engine.prober.paused,
         )
+        self._loops = BackgroundTasks()
+        self.leases = Leases(db, owner=self.instance, ttl=timedelta(seconds=limits.lease_seconds))
+        self._beat = limits.heartbeat_seconds
+        self.duties: Duties | None = None
         self._cards_shown = False
         self._running = False
 
@@ -160,24 +183,33 @@ class Core:
             self._cards_shown = True
 
     async def start(self) -> None:
-        """Run everything: the engine (resuming every unfinished job), the media retention,
-        the card sweep."""
+        """Run everything: the engine (taking over every unfinished job), then the duties
+        this process holds among those sharing the database: the provider account, the
+        media retention, the card sweep."""
         if self._running:
             return
         self._running = True
+        await self.signals.start()
         await self.engine.start()
-        self.guilds.retention.start()
+        duties = [*self.engine.duties(), Duty("retention", self.guilds.retention.run_forever)]
         if self._cards_shown:
-            self.card_keeper.start()
+            duties.append(Duty("card-sweep", self.card_keeper.sweep_forever))
+        self.duties = Duties(self.leases, duties, beat_seconds=self._beat)
+        await self.duties.beat()  # the free duties start now, not a beat later
+        self._loops.spawn(self.duties.run_forever(), name="duties")
 
     async def close(self) -> None:
-        """Stop everything started; row writes under way finish first (idempotent)."""
+        """Stop everything started; submits and row writes under way finish first, and the
+        duties are handed back for another process to take at once (idempotent)."""
         if not self._running:
             return
         self._running = False
+        await self._loops.cancel_all()
+        if self.duties is not None:
+            await self.duties.close()
         await self.card_keeper.close()
-        await self.guilds.close()
         await self.engine.close()
+        await self.signals.close()
 
 
 def engine_limits(settings: Settings) -> EngineLimits:
@@ -196,6 +228,7 @@ def engine_limits(settings: Settings) -> EngineLimits:
         render_seconds_per_audio_second=settings.emo_render_seconds_per_audio_second,
         stuck_task_seconds=settings.emo_stuck_task_seconds,
         probe_interval_seconds=settings.emo_probe_interval_seconds,
+        lease_seconds=settings.emo_lease_seconds,
         max_active_per_member=settings.emo_max_active_per_member,
         max_queued_per_server=settings.emo_max_queued_per_server,
     )

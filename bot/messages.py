@@ -60,6 +60,8 @@ class MessageKey(enum.StrEnum):
     ALERT_PROVIDER_REFUSED = "alert_provider_refused"
     ALERT_RENDER_SLOW = "alert_render_slow"
     UNEXPECTED = "unexpected"
+    DATABASE_AWAY = "database_away"
+    JOB_DELAYED = "job_delayed"
     # the status card
     CARD_TITLE = "card_title"
     CARD_CHECKING = "card_checking"
@@ -386,6 +388,14 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
         MessageKey.UNEXPECTED: (
             "Something went wrong on our side (reference {reference}). Try again; if it keeps "
             "happening, tell a server admin."
+        ),
+        MessageKey.DATABASE_AWAY: (
+            "The bot cannot reach its database for a moment. Try again in a minute; nothing "
+            "was charged."
+        ),
+        MessageKey.JOB_DELAYED: (
+            "Job #{job} is taken, but the bot's database is away for a moment. The job goes "
+            "on by itself once it is back, and its card will show it."
         ),
         MessageKey.CARD_TITLE: "🎬 **Talking portrait for {mention}** · job #{job}",
         MessageKey.CARD_CHECKING: "⏳ Checking the photo and the recording…",

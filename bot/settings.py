@@ -39,6 +39,12 @@ class S3Addressing(enum.StrEnum):
     DOMAIN = "domain"  # https://endpoint/key: a custom domain bound to the bucket (OSS CNAME)
 
 
+def _split_ids(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
 def _split_hosts(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip().lower() for part in value.split(",") if part.strip())
@@ -65,6 +71,10 @@ class Settings(BaseSettings):
     discord_gateway_url: AnyUrl = AnyUrl(DISCORD_GATEWAY)
     discord_cdn_base_url: AnyHttpUrl = AnyHttpUrl(DISCORD_CDN)  # avatars are fetched from here
     discord_command_guild_id: int | None = Field(default=None, gt=0)
+    # Sharding: how many shards the bot has in all, and which of them this process runs
+    # ("0,1"). Both unset: this process runs every shard Discord recommends.
+    discord_shard_count: int | None = Field(default=None, ge=1, le=10_000)
+    discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
     emo_data_dir: Path = Path("./data")
     # Empty: SQLite in EMO_DATA_DIR (one process). postgresql://...: several processes.
     emo_database_url: SecretStr | None = None
@@ -75,7 +85,7 @@ class Settings(BaseSettings):
     # This process among several (unique per process; its leases come back to it on restart).
     emo_instance_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$")
     # How long a process's hold on a duty or a job outlives its last heartbeat.
-    emo_lease_seconds: float = Field(default=20.0, ge=3, le=600)
+    emo_lease_seconds: float = Field(default=15.0, ge=3, le=600)
     emo_provider: ProviderKind = ProviderKind.DASHSCOPE
     emo_attachment_hosts: Annotated[tuple[str, ...], NoDecode] = DISCORD_ATTACHMENT_HOSTS
     emo_max_input_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
@@ -129,6 +139,9 @@ class Settings(BaseSettings):
             for key in ("emo_attachment_hosts", "EMO_ATTACHMENT_HOSTS"):
                 if key in data:
                     data[key] = _split_hosts(data[key])
+            for key in ("discord_shard_ids", "DISCORD_SHARD_IDS"):
+                if key in data:
+                    data[key] = _split_ids(data[key])
         return data
 
     @model_validator(mode="after")
@@ -145,6 +158,14 @@ class Settings(BaseSettings):
                 raise ValueError("EMO_S3_SECRET_ACCESS_KEY is required when EMO_MEDIA_HOST=s3")
         if self.emo_media_host is MediaHostKind.HTTP and self.emo_public_base_url is None:
             raise ValueError("EMO_PUBLIC_BASE_URL is required when EMO_MEDIA_HOST=http")
+        if self.discord_shard_ids:
+            count = self.discord_shard_count
+            if count is None:
+                raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the shards in all)")
+            if any(not 0 <= shard < count for shard in self.discord_shard_ids):
+                raise ValueError(f"DISCORD_SHARD_IDS must be shard numbers from 0 to {count - 1}")
+            if len(set(self.discord_shard_ids)) != len(self.discord_shard_ids):
+                raise ValueError("DISCORD_SHARD_IDS names a shard twice")
         url = self.database_url
         if url and not url.startswith(("postgresql://", "postgres://")):
             raise ValueError("EMO_DATABASE_URL must be empty (SQLite) or postgresql://…")

@@ -9,6 +9,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from bot.errors import QuietError
+
 log = logging.getLogger(__name__)
 
 
@@ -29,7 +31,10 @@ class BackgroundTasks:
         if task.cancelled():
             return
         error = task.exception()
-        if error is not None:
+        if isinstance(error, QuietError):
+            # Its cause was logged where it happened (the database is away): one line here.
+            log.warning("background task %s stopped: %s", task.get_name(), error)
+        elif error is not None:
             log.error("background task %s failed", task.get_name(), exc_info=error)
 
     def __len__(self) -> int:

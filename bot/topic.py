@@ -6,6 +6,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from bot.errors import QuietError
+
 log = logging.getLogger(__name__)
 
 EventT = TypeVar("EventT")
@@ -30,5 +32,7 @@ class Topic(Generic[EventT]):
         for subscriber in list(self._subscribers):
             try:
                 await subscriber(event)
+            except QuietError as error:  # logged where it happened (the database is away)
+                log.warning("a subscriber of %s skipped a change: %s", self._name, error)
             except Exception:
                 log.exception("a subscriber of %s failed", self._name)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import Core, Edge
-from bot.errors import UserFacingError
+from bot.db.database import DatabaseUnavailableError
+from bot.errors import QuietError, UserFacingError
 from bot.messages import MessageKey, UserMessage, choose_locale, render
 from bot.settings import Settings
 
@@ -63,6 +65,12 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
     if isinstance(cause, app_commands.NoPrivateMessage):
         await answer_privately(interaction, render(UserMessage(key=MessageKey.GUILD_ONLY), locale))
         return
+    if isinstance(cause, DatabaseUnavailableError):
+        # The database layer logged the outage once; the member hears it in a sentence.
+        await answer_privately(
+            interaction, render(UserMessage(key=MessageKey.DATABASE_AWAY), locale)
+        )
+        return
     reference = secrets.token_hex(4)
     command = interaction.command.qualified_name if interaction.command else "component"
     log.error("interaction failed (reference %s, %s)", reference, command, exc_info=cause)
@@ -79,14 +87,24 @@ class EmoCommandTree(app_commands.CommandTree["EmoBot"]):
         await report_interaction_error(interaction, error)
 
 
-class EmoBot(commands.Bot):
-    """The discord.py client: holds the core for the cogs, syncs commands when they change."""
+class EmoBot(commands.AutoShardedBot):
+    """The discord.py client: holds the core for the cogs, syncs commands when they change.
+
+    Sharded: it runs DISCORD_SHARD_IDS of DISCORD_SHARD_COUNT shards, or every shard Discord
+    recommends. A guild's interactions and reactions reach only the process running its
+    shard, which answers them; results and cards go out through REST (partial messageables),
+    so any process may post them."""
 
     def __init__(self, core: Core, *, serve: bool = True) -> None:
         self._serve = serve  # False: only log in (to sync commands), no jobs are run
         self._edge: Edge | None = None
         self._translator: app_commands.Translator | None = None
+        settings = core.settings
+        shards: dict[str, Any] = {"shard_count": settings.discord_shard_count}
+        if settings.discord_shard_ids:
+            shards["shard_ids"] = list(settings.discord_shard_ids)
         super().__init__(
+            **shards,
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
             help_command=None,
@@ -162,8 +180,24 @@ class EmoBot(commands.Bot):
         )
         return len(synced)
 
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """An event handler failed (a 🔁, a guild joined, ...): one line when the cause was
+        already logged where it happened (the database is away), a traceback otherwise."""
+        error = sys.exc_info()[1]
+        if isinstance(error, QuietError):
+            log.warning("%s skipped: %s", event_method, error)
+            return
+        log.exception("event %s failed", event_method)
+
     async def on_ready(self) -> None:
-        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+        shards = ",".join(str(shard) for shard in sorted(self.shards))
+        log.info(
+            "connected as %s to %d servers (shards %s of %s)",
+            self.user,
+            len(self.guilds),
+            shards,
+            self.shard_count,
+        )
 
 
 class TokenRejectedError(Exception):

@@ -17,6 +17,7 @@ from bot.cards.lines import CardView, card_view
 from bot.cards.repository import CardRecord, CardRepository
 from bot.cards.surface import CardForbiddenError, CardGoneError, CardSurface
 from bot.clock import utcnow
+from bot.errors import QuietError
 from bot.jobs.events import JobEvent
 from bot.jobs.forecast import Spot
 from bot.jobs.models import Job
@@ -74,9 +75,6 @@ class CardKeeper:
     def attach(self, surface: CardSurface) -> None:
         """Where cards are shown (without one, nothing is)."""
         self._surface = surface
-
-    def start(self) -> None:
-        self._tasks.spawn(self._sweep_forever(), name="card-sweeper")
 
     async def close(self) -> None:
         await self._tasks.cancel_all()
@@ -186,10 +184,13 @@ class CardKeeper:
             self._last_forecast, self._forecast_at = await self._forecast_source(), now
         return self._last_forecast
 
-    async def _sweep_forever(self) -> None:
+    async def sweep_forever(self) -> None:
+        """Re-sync the cards every minute (a duty: one process at a time runs it)."""
         while True:
             try:
                 await self.sweep()
+            except QuietError:
+                pass  # the database is away: said once where it happened
             except Exception:
                 log.exception("card sweep failed; trying again later")
             await asyncio.sleep(SWEEP_INTERVAL)

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from bot.clock import Clock, system_clock
+from bot.errors import QuietError
 from bot.guilds.repository import GuildRepository
 from bot.jobs.repository import JobRepository, MediaOwner
 from bot.media.cache import MediaCache
-from bot.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -69,27 +69,18 @@ class MediaJanitor:
         self._cache = cache
         self._policy = policy
         self._clock = clock
-        self._tasks = BackgroundTasks()
-        self._running = False
 
     @property
     def policy(self) -> RetentionPolicy:
         return self._policy
 
-    def start(self) -> None:
-        """Sweep now and every ``policy.interval`` until closed (idempotent)."""
-        if not self._running:
-            self._running = True
-            self._tasks.spawn(self._sweep_forever(), name="media-retention")
-
-    async def close(self) -> None:
-        await self._tasks.cancel_all()
-        self._running = False
-
-    async def _sweep_forever(self) -> None:
+    async def run_forever(self) -> None:
+        """Sweep now and every ``policy.interval`` (a duty: one process at a time runs it)."""
         while True:
             try:
                 await self.sweep()
+            except QuietError:
+                pass  # the database is away: said once where it happened
             except Exception:
                 # A disk or database hiccup must not end retention for good.
                 log.exception("media retention sweep failed; trying again later")

@@ -28,9 +28,6 @@ class GuildServices:
     audit: JobAudit
     retention: MediaJanitor
 
-    async def close(self) -> None:
-        await self.retention.close()
-
 
 def prices_from(settings: Settings) -> Prices:
     return Prices(

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 
 from bot.clock import utcnow
 from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.models import Job, JobChanges
-from bot.jobs.poller import Poller
 from bot.jobs.repository import JobNotFoundError, JobRepository, StaleJobStateError
 from bot.jobs.states import JobState
 from bot.jobs.timeline import IN_FLIGHT
@@ -52,13 +52,16 @@ class Cancellation:
         writer: JobWriter,
         client: DashScopeClient,
         dispatcher: Dispatcher,
-        poller: Poller,
+        wake_dispatch: Callable[[], None],
+        poll_soon: Callable[[int], None],
     ) -> None:
         self._jobs = jobs
         self._writer = writer
         self._client = client
         self._dispatcher = dispatcher
-        self._poller = poller
+        # The dispatcher and the poller may run in another process: these reach them there.
+        self._wake_dispatch = wake_dispatch
+        self._poll_soon = poll_soon
 
     async def cancel(
         self, job_id: int, *, guild_id: int | None, actor_id: int, actor_manages_server: bool
@@ -106,10 +109,11 @@ class Cancellation:
         """One try at cancelling ``job`` as its row stands; None: look at the row again."""
         if job.state in (JobState.RECEIVED, JobState.PREPARING, JobState.QUEUED):
             await self._writer.end(job, JobState.CANCELED, None)
-            self._dispatcher.wake()
+            self._wake_dispatch()
             return CancelOutcome.REMOVED
         if job.state is JobState.SUBMITTING:
-            # Our own submit holds the lock until the task id is stored: wait for it.
+            # A submit of this process holds the lock until the task id is stored: wait for
+            # it (another process's finishes within a look or two).
             async with self._dispatcher.submits_held():
                 return None
         if job.state is not JobState.SUBMITTED:
@@ -123,7 +127,7 @@ class Cancellation:
                 log.info("job %d: the provider refused the cancel (%s)", job.id, error.code)
             else:
                 await self._writer.end(job, JobState.CANCELED, None)
-                self._dispatcher.wake()
+                self._wake_dispatch()
                 return CancelOutcome.CANCELED
         try:
             task = await self._client.get_task(job.task_id)
@@ -133,6 +137,6 @@ class Cancellation:
             return None  # the refusal was a hiccup: try again
         await self._writer.annotate(job, JobChanges(cancel_requested_at=utcnow()))
         if task is not None and task.output.task_status is not TaskStatus.RUNNING:
-            self._poller.track(job.id, delay=0)  # it ended: let the poller take it from here
+            self._poll_soon(job.id)  # it ended: let the poller take it from here
             return CancelOutcome.FINISHED
         return CancelOutcome.RUNNING

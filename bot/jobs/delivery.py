@@ -15,9 +15,11 @@ from pathlib import Path
 import aiohttp
 
 from bot.clock import utcnow
+from bot.jobs.custody import JobCustody
 from bot.jobs.edge import DeliveryError, ResultChannel, ResultPost, UploadTooLargeError
 from bot.jobs.models import Job, JobChanges
 from bot.jobs.notices import expired, to_member
+from bot.jobs.repository import StaleJobStateError
 from bot.jobs.states import JobState
 from bot.jobs.writer import JobWriter
 from bot.media.cache import MediaCache
@@ -60,9 +62,11 @@ class Delivery:
         writer: JobWriter,
         session: aiohttp.ClientSession,
         cache: MediaCache,
+        custody: JobCustody,
         limits: DeliveryLimits,
     ) -> None:
         self._writer = writer
+        self._custody = custody
         self._session = session
         self._cache = cache
         self._limits = limits
@@ -92,19 +96,25 @@ class Delivery:
 
     async def _deliver(self, job: Job) -> None:
         try:
-            if job.state is JobState.DELIVERING and utcnow() - job.updated_at > NONCE_WINDOW:
-                # A post may have landed just before a crash, beyond Discord's nonce memory.
-                found = await self.channel.find_posted(job)
-                if found is not None:
-                    await self._delivered(job, found)
-                    return
-            if job.state is JobState.SUCCEEDED:
-                job = await self._writer.move(job, JobState.DELIVERING)
-            video = self._cache.result(job.id)
-            if await asyncio.to_thread(video.exists) or await self._download(job, video):
-                await self._post(job, video)
+            with self._custody.working(job.id):
+                await self._deliver_held(job)
+        except StaleJobStateError:
+            log.info("job %d: delivered meanwhile by another process", job.id)
         finally:
             self._delivering.discard(job.id)
+
+    async def _deliver_held(self, job: Job) -> None:
+        if job.state is JobState.DELIVERING and utcnow() - job.updated_at > NONCE_WINDOW:
+            # A post may have landed just before a crash, beyond Discord's nonce memory.
+            found = await self.channel.find_posted(job)
+            if found is not None:
+                await self._delivered(job, found)
+                return
+        if job.state is JobState.SUCCEEDED:
+            job = await self._writer.move(job, JobState.DELIVERING)
+        video = self._cache.result(job.id)
+        if await asyncio.to_thread(video.exists) or await self._download(job, video):
+            await self._post(job, video)
 
     async def _download(self, job: Job, video: Path) -> bool:
         url = job.result_url

@@ -1,5 +1,7 @@
 """Dispatch: submit queued jobs, in the fair order, while the provider has room.
 
+A job is claimed together with a free provider slot (``JobRepository.claim``), so however
+many processes dispatch, the provider never holds more of our tasks than it has slots.
 Holds the submit lock from the SUBMITTING write to the task id's, so a settlement of
 crash-cut submits, or a cancel, never sees a submit of ours half done.
 """
@@ -8,22 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import utcnow
-from bot.jobs.limits import EngineLimits
+from bot.errors import QuietError
+from bot.jobs.custody import JobCustody
+from bot.jobs.limits import SEND_WITHIN_SECONDS, EngineLimits
 from bot.jobs.models import Job, JobChanges
 from bot.jobs.notices import to_member, uncertain
 from bot.jobs.planning import lookahead_open, lookahead_opens_at, pick_next
 from bot.jobs.poller import Poller
 from bot.jobs.preparation import refusal_for
 from bot.jobs.prober import Prober
-from bot.jobs.repository import JobRepository, StaleJobStateError
+from bot.jobs.repository import ClaimView, StaleJobStateError
 from bot.jobs.states import JobState
-from bot.jobs.timeline import IN_FLIGHT, Timeline
+from bot.jobs.timeline import Timeline
 from bot.jobs.writer import JobWriter
 from bot.messages import MessageKey
 from bot.provider.client import DashScopeClient
@@ -34,29 +40,43 @@ from bot.tasks import Wakeup
 log = logging.getLogger(__name__)
 
 
+def _prepared(job: Job) -> bool:
+    return bool(job.image_url and job.audio_url and job.face_box and job.ext_box)
+
+
+@dataclass
+class _Pick:
+    """What the choice inside a claim saw, for the dispatch loop to act on after it."""
+
+    wake_at: datetime | None = None  # when to look again
+    unprepared: Job | None = None  # a queued job without its inputs (a bug upstream)
+
+
 class Dispatcher:
     """Owns the submit lock and the dispatch loop's wake-ups."""
 
     def __init__(
         self,
         *,
-        jobs: JobRepository,
         writer: JobWriter,
         client: DashScopeClient,
         prober: Prober,
         timeline: Timeline,
         poller: Poller,
         limits: EngineLimits,
+        custody: JobCustody,
         wakeup: Wakeup,
     ) -> None:
-        self._jobs = jobs
         self._writer = writer
         self._client = client
         self._prober = prober
         self._timeline = timeline
         self._poller = poller
         self._limits = limits
+        self._custody = custody
         self._wakeup = wakeup
+        self._window = timedelta(seconds=limits.lookahead_window_seconds)
+        self._sends: set[asyncio.Future[bool]] = set()
         self._lock = asyncio.Lock()
         self._backoff = Backoff(first=limits.retry_base_delay, cap=limits.retry_max_delay)
         self._rng = random.Random()
@@ -75,6 +95,8 @@ class Dispatcher:
         while True:
             try:
                 wake_at = await self._dispatch_once()
+            except QuietError:
+                wake_at = None  # the database is away: its layer said so once
             except Exception:
                 # A bug or a database hiccup must not stop every future submission.
                 log.exception("dispatcher pass failed; trying again shortly")
@@ -89,44 +111,89 @@ class Dispatcher:
         if await self._prober.paused():
             return None
         limits = self._limits
-        window = timedelta(seconds=limits.lookahead_window_seconds)
         while True:
-            now = utcnow()
-            in_flight = await self._jobs.in_states(IN_FLIGHT)
-            ends = self._timeline.expected_ends(in_flight, now)
-            # Only each server's oldest eligible job can be next: read those, not the queue.
-            heads = await self._jobs.queue_heads(now)
-            if not heads:
-                return await self._jobs.next_not_before()
-            concurrency = limits.provider_concurrency
-            if not lookahead_open(
-                ends, concurrency=concurrency, lookahead=limits.lookahead, window=window, now=now
-            ):
-                opens = lookahead_opens_at(ends, concurrency=concurrency, window=window)
-                return opens if len(in_flight) < limits.max_in_flight else None
-            # Chosen now, at the last moment: a light server's job that just arrived wins.
-            fairness = timedelta(seconds=limits.fairness_window_seconds)
-            chosen = pick_next(heads, await self._jobs.usage(now - fairness), now)
-            if chosen is None or not await self._submit(chosen):
-                return None
-
-    async def _submit(self, job: Job) -> bool:
-        """Submit one job; False when submitting should stop for now (paused)."""
-        image, audio, face, ext = job.image_url, job.audio_url, job.face_box, job.ext_box
-        if not (image and audio and face and ext):
-            # Checked before SUBMITTING is written: a row left there would wait for a restart.
-            log.error("job %d was queued without prepared inputs", job.id)
-            failure = to_member(MessageKey.UNEXPECTED, job, reference=f"job-{job.id}")
-            await self._writer.end(job, JobState.FAILED, failure)
-            return True
-        async with self._lock:
+            pick = _Pick()
             try:
-                job = await self._writer.move(
-                    job, JobState.SUBMITTING, JobChanges(attempt=job.attempt + 1)
+                job = await self._writer.claim(
+                    limits.account, limits.max_in_flight, functools.partial(self._choose, pick=pick)
                 )
             except StaleJobStateError:
-                return True  # another process took it
-            return await self._send(job, image, audio, face.as_list(), ext.as_list())
+                continue  # the chosen job moved meanwhile (a cancel): choose again
+            if pick.unprepared is not None:
+                await self._unprepared(pick.unprepared)
+                continue
+            if job is None:
+                return pick.wake_at  # None too when no slot is free: a freed one wakes us
+            if not await self._submit(job):
+                return None
+
+    async def _choose(self, view: ClaimView, pick: _Pick) -> Job | None:
+        """Inside the claim: the job to submit now, from the rows as they stand."""
+        limits = self._limits
+        now = utcnow()
+        in_flight = await view.in_flight()
+        ends = self._timeline.expected_ends(in_flight, now)
+        # Only each server's oldest eligible job can be next: read those, not the queue.
+        heads = await view.queue_heads(now)
+        if not heads:
+            pick.wake_at = await view.next_not_before()
+            return None
+        concurrency, window = limits.provider_concurrency, self._window
+        if not lookahead_open(
+            ends, concurrency=concurrency, lookahead=limits.lookahead, window=window, now=now
+        ):
+            opens = lookahead_opens_at(ends, concurrency=concurrency, window=window)
+            pick.wake_at = opens if len(in_flight) < limits.max_in_flight else None
+            return None
+        # Chosen now, at the last moment: a light server's job that just arrived wins.
+        fairness = timedelta(seconds=limits.fairness_window_seconds)
+        chosen = pick_next(heads, await view.usage(now - fairness), now)
+        if chosen is not None and not _prepared(chosen):
+            pick.unprepared = chosen
+            return None
+        return chosen
+
+    async def _unprepared(self, job: Job) -> None:
+        # Refused before SUBMITTING is written: a row left there would wait for settlement.
+        log.error("job %d was queued without prepared inputs", job.id)
+        failure = to_member(MessageKey.UNEXPECTED, job, reference=f"job-{job.id}")
+        with contextlib.suppress(StaleJobStateError):
+            await self._writer.end(job, JobState.FAILED, failure)
+
+    async def _submit(self, job: Job) -> bool:
+        """Submit one claimed job; False when submitting should stop for now (paused).
+
+        Shielded: a loop cancelled meanwhile (a stop, a duty handed over) lets the request
+        and the write of its answer finish; ``drain`` waits for them.
+        """
+        task = asyncio.ensure_future(self._submit_held(job))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+        return await asyncio.shield(task)
+
+    async def _submit_held(self, job: Job) -> bool:
+        image, audio, face, ext = job.image_url, job.audio_url, job.face_box, job.ext_box
+        if not (image and audio and face and ext):  # checked by the claim's choice
+            raise RuntimeError(f"job {job.id} was claimed without prepared inputs")
+        with self._custody.working(job.id):
+            async with self._lock:
+                late = (utcnow() - job.updated_at).total_seconds()
+                if late > SEND_WITHIN_SECONDS:
+                    # Claimed too long ago: a settlement could start before this request
+                    # ends, see no task and requeue the job. Requeue it ourselves, unsent.
+                    log.warning(
+                        "job %d: claim %.1fs old, not sent; back to the queue", job.id, late
+                    )
+                    await self._writer.move(
+                        job, JobState.QUEUED, JobChanges(attempt=job.attempt - 1)
+                    )
+                    return True
+                return await self._send(job, image, audio, face.as_list(), ext.as_list())
+
+    async def drain(self) -> None:
+        """Wait for submits under way (before the database closes)."""
+        if self._sends:
+            await asyncio.gather(*self._sends, return_exceptions=True)
 
     async def _send(
         self, job: Job, image: str, audio: str, face: list[int], ext: list[int]
@@ -159,8 +226,10 @@ class Dispatcher:
 
     async def _retry_or_fail(self, job: Job, error: ProviderTransientError) -> None:
         if error.maybe_accepted:
-            # The provider may have created a task we cannot see: never pay twice.
-            await self._writer.end(job, JobState.FAILED, uncertain(job))
+            # The provider may have created a task we cannot see: never pay twice, and
+            # count its slot as taken for as long as such a task could run.
+            hold = JobChanges(slot_held_until=utcnow() + self._timeline.uncertain_hold(job))
+            await self._writer.end(job, JobState.FAILED, uncertain(job), changes=hold)
             return
         if job.attempt > self._limits.provider_retries or error.should_retry is False:
             await self._writer.end(job, JobState.FAILED, await self._prober.trouble(job, error))

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.db.database import DatabaseUnavailableError
 from bot.errors import UserFacingError
 from bot.jobs.admission import Admission
+from bot.jobs.custody import JobCustody
 from bot.jobs.forecast import Forecaster
 from bot.jobs.models import AnimateRequest, InputRef, Job
 from bot.jobs.preparation import InputPreparer, refusal_for
@@ -28,7 +31,7 @@ from bot.jobs.writer import JobWriter
 from bot.media.cache import MediaCache
 from bot.messages import MessageKey, UserMessage
 from bot.provider.errors import ProviderError, ProviderInputError
-from bot.tasks import BackgroundTasks, Wakeup
+from bot.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,8 @@ class Intake:
         prober: Prober,
         forecaster: Forecaster,
         cache: MediaCache,
-        dispatch: Wakeup,
+        custody: JobCustody,
+        wake_dispatch: Callable[[], None],
     ) -> None:
         self._jobs = jobs
         self._writer = writer
@@ -68,7 +72,8 @@ class Intake:
         self._prober = prober
         self._forecaster = forecaster
         self._cache = cache
-        self._dispatch = dispatch
+        self._custody = custody
+        self._wake_dispatch = wake_dispatch  # in whichever process dispatches
         self._tasks = BackgroundTasks()
 
     async def close(self) -> None:
@@ -88,11 +93,17 @@ class Intake:
         except CapExceededError as cap:
             key = MessageKey.MEMBER_BUSY if cap.scope == "member" else MessageKey.SERVER_QUEUE_FULL
             raise UserFacingError(key, count=cap.count, limit=cap.limit) from None
-        job = await self._writer.move(job, JobState.PREPARING)
-        job = await self._prepare(job)
-        self._dispatch.ring()
-        paused = await self._prober.paused()
-        return Accepted(job=job, ahead=await self._forecaster.ahead_of(job), paused=paused)
+        try:
+            with self._custody.working(job.id):
+                job = await self._writer.move(job, JobState.PREPARING)
+                job = await self._prepare(job)
+            self._wake_dispatch()
+            paused = await self._prober.paused()
+            return Accepted(job=job, ahead=await self._forecaster.ahead_of(job), paused=paused)
+        except DatabaseUnavailableError:
+            # The row exists: once its lease lapses, this process or another resumes it.
+            log.warning("job %d: intake cut short by the database; it resumes later", job.id)
+            raise UserFacingError(MessageKey.JOB_DELAYED, job=job.id) from None
 
     def resume(self, job: Job) -> None:
         """Prepare a job again after a restart (RECEIVED or PREPARING); the outcome is told
@@ -100,13 +111,19 @@ class Intake:
         self._tasks.spawn(self._resume(job), name=f"prepare-{job.id}")
 
     async def _resume(self, job: Job) -> None:
-        if job.state is JobState.RECEIVED:
-            job = await self._writer.move(job, JobState.PREPARING)
-        try:
-            await self._prepare(job, tell=True)
-        except UserFacingError:
-            return  # the refusal reached the member through the job's notice
-        self._dispatch.ring()
+        with self._custody.working(job.id):
+            try:
+                if job.state is JobState.RECEIVED:
+                    job = await self._writer.move(job, JobState.PREPARING)
+                await self._prepare(job, tell=True)
+            except UserFacingError:
+                return  # the refusal reached the member through the job's notice
+            except StaleJobStateError:
+                return  # another process (or a cancel) moved it first
+            except DatabaseUnavailableError:
+                log.warning("job %d: preparation cut short by the database; resumes later", job.id)
+                return  # its lease lapses, and it is taken over again
+        self._wake_dispatch()
 
     async def _prepare(self, job: Job, *, tell: bool = False) -> Job:
         try:
@@ -137,8 +154,10 @@ class Intake:
             message = await self._prober.trouble(job, error)
             await self._writer.end(job, JobState.FAILED, message, tell=tell)
             raise UserFacingError(message.key, **message.params) from None
-        except (asyncio.CancelledError, StaleJobStateError):
-            raise  # CancelledError: the row stays PREPARING and is resumed on the next start
+        except (asyncio.CancelledError, StaleJobStateError, DatabaseUnavailableError):
+            # The row stays PREPARING: resumed on the next start, or once the database is
+            # back and the job's lease lapsed.
+            raise
         except Exception:
             log.exception("job %d preparation failed unexpectedly", job.id)
             message = UserMessage(key=MessageKey.UNEXPECTED, params={"reference": f"job-{job.id}"})

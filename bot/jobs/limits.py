@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+RECONCILE_MARGIN_SECONDS = 10.0  # clock skew between us and the provider, with room to spare
+SEND_WITHIN_SECONDS = RECONCILE_MARGIN_SECONDS / 2
+"""How long after its SUBMITTING write a claim may still be sent. A settlement (in any
+process) reads the task list for a cut submit only ``submit_timeout + margin`` after that
+write, so a request started later than this could still be under way when it does: such a
+claim goes back to the queue unsent (a process frozen between claim and send)."""
+
 
 @dataclass(frozen=True)
 class EngineLimits:
@@ -26,8 +33,15 @@ class EngineLimits:
     submit_timeout_seconds: float = 60.0
     fairness_window_seconds: float = 3600.0
     rescan_seconds: float = 5.0  # other processes may add rows: look again even when not woken
+    lease_seconds: float = 15.0  # a process's hold on a job or a duty outlives its heartbeat
+    account: str = "default"  # the provider account's name (its slots, its duty)
 
     @property
     def max_in_flight(self) -> int:
         """Tasks the provider may hold for us at once: the renders plus the look-ahead."""
         return self.provider_concurrency + self.lookahead
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often leases are renewed and lapsed ones looked for: four times a lease."""
+        return self.lease_seconds / 4

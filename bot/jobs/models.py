@@ -111,6 +111,17 @@ class JobChanges(BaseModel):
     # Retention: when the cached media were deleted.
     inputs_purged_at: datetime | None = None
     outputs_purged_at: datetime | None = None
+    # The process working on the job (preparing, submitting or delivering it), until when.
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    # The job ended without knowing whether its task exists: its provider slot stays taken
+    # until a task of it would have ended.
+    slot_held_until: datetime | None = None
+
+    def merged(self, other: JobChanges) -> JobChanges:
+        """These changes and ``other``'s (which win where both set a field)."""
+        update = {name: getattr(other, name) for name in other.model_fields_set}
+        return self.model_copy(update=update)
 
 
 class Job(JobChanges):

@@ -10,9 +10,10 @@ import heapq
 import logging
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.clock import utcnow
+from bot.errors import QuietError
 from bot.jobs.budget import QueryBudget
 from bot.jobs.events import OperatorAlert
 from bot.jobs.limits import EngineLimits
@@ -33,6 +34,7 @@ from bot.topic import Topic
 
 log = logging.getLogger(__name__)
 
+_POLLING = datetime.max.replace(tzinfo=UTC)  # in ``_due``: its query is under way
 TASK_LIFETIME = timedelta(hours=24)  # the provider forgets task ids and result URLs after this
 
 
@@ -64,6 +66,7 @@ class Poller:
         self.budget = QueryBudget(limits.query_budget_per_second)
         self._plan = PollPlan(limits.poll_min_seconds, limits.poll_max_seconds)
         self._queue: list[tuple[datetime, int]] = []
+        self._due: dict[int, datetime] = {}  # job id -> when its query is due (or under way)
         self._overdue: dict[int, int] = {}  # job id -> polls since the expected end passed
         self._warned_slow: set[int] = set()
         self._unrecognized: set[int] = set()  # jobs whose odd status was logged
@@ -80,9 +83,27 @@ class Poller:
         await self.budget.acquire()
 
     def track(self, job_id: int, *, delay: float) -> None:
-        """Query ``job_id``'s task in ``delay`` seconds."""
-        heapq.heappush(self._queue, (utcnow() + timedelta(seconds=delay), job_id))
+        """Query ``job_id``'s task in ``delay`` seconds (instead of when it was due)."""
+        due = utcnow() + timedelta(seconds=delay)
+        self._due[job_id] = due
+        heapq.heappush(self._queue, (due, job_id))
         self._wakeup.ring()
+
+    def reset(self) -> None:
+        """Forget the schedule (this process starts polling afresh: ``rescan`` fills it)."""
+        self._queue.clear()
+        self._due.clear()
+        self._overdue.clear()
+
+    async def rescan(self) -> int:
+        """Schedule every task in flight that is not scheduled yet (one submitted or adopted
+        elsewhere, or before this process took the polling over); return how many."""
+        added = 0
+        for job in await self._jobs.in_states([JobState.SUBMITTED]):
+            if job.id not in self._due:
+                self.track(job.id, delay=0)
+                added += 1
+        return added
 
     async def run_forever(self) -> None:
         while True:
@@ -95,14 +116,26 @@ class Poller:
                 await self._wakeup.sleep(wait)
                 continue
             heapq.heappop(self._queue)
-            await self.budget.acquire()
+            if self._due.get(job_id) != due:
+                continue  # moved sooner or later since: that entry counts, not this one
+            self._due[job_id] = _POLLING
             try:
-                await self._poll(job_id)
-            except StaleJobStateError:
-                log.info("job %d moved while it was polled (a cancel)", job_id)
-            except Exception:
-                log.exception("job %d poll failed unexpectedly; polling it again later", job_id)
-                self.track(job_id, delay=self._limits.poll_max_seconds)
+                await self._poll_now(job_id)
+            finally:
+                if self._due.get(job_id) is _POLLING:
+                    del self._due[job_id]  # its task ended: it is not scheduled again
+
+    async def _poll_now(self, job_id: int) -> None:
+        try:
+            await self._poll(job_id)
+        except StaleJobStateError:
+            log.info("job %d moved while it was polled (a cancel)", job_id)
+        except QuietError:
+            # The database is away (said once where it happened): poll it again later.
+            self.track(job_id, delay=self._limits.poll_max_seconds)
+        except Exception:
+            log.exception("job %d poll failed unexpectedly; polling it again later", job_id)
+            self.track(job_id, delay=self._limits.poll_max_seconds)
 
     async def _poll(self, job_id: int) -> None:
         try:
@@ -116,6 +149,7 @@ class Poller:
         if job.submitted_at is not None and now - job.submitted_at > TASK_LIFETIME:
             await self._writer.end(job, JobState.EXPIRED, expired(job))
             return
+        await self.budget.acquire()
         try:
             task = await self._client.get_task(job.task_id)
         except ProviderError as error:

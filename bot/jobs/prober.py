@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from bot.errors import QuietError
 from bot.jobs.events import OperatorAlert
 from bot.jobs.gate import ProviderGate, ProviderPause
 from bot.jobs.models import Job
@@ -93,6 +94,8 @@ class Prober:
                 probes += 1
                 await asyncio.sleep(self._backoff.delay(probes))
                 await self._probe(pause)
+            except QuietError:
+                await self._wakeup.sleep(self._rescan)  # the database is away: logged there
             except Exception:
                 log.exception("provider probe failed; trying again")
                 await self._wakeup.sleep(self._rescan)

@@ -1,61 +1,62 @@
-"""Recovery on start: every unfinished job carries on from its row.
+"""Recovery: every unfinished job carries on from its row, in whichever process is alive.
 
-RECEIVED and PREPARING are prepared again; SUBMITTING is settled from the provider's task
-list; SUBMITTED is polled; SUCCEEDED and DELIVERING are delivered (with the same nonce).
-QUEUED needs nothing: the dispatcher reads the queue.
+At start, and at every heartbeat after it, this process renews the leases of the jobs it
+works on and takes over the jobs no live process works on (their lease lapsed; or they are
+our own name's, from before a restart): RECEIVED and PREPARING are prepared again, SUCCEEDED
+and DELIVERING are delivered (with the same nonce). The rest is the provider duty's, which
+reads its jobs from the rows when it starts: SUBMITTING is settled from the provider's task
+list, SUBMITTED is polled, QUEUED is dispatched.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+from bot.errors import QuietError
+from bot.jobs.custody import JobCustody
 from bot.jobs.delivery import Delivery
 from bot.jobs.intake import Intake
-from bot.jobs.poller import Poller
-from bot.jobs.repository import JobRepository
-from bot.jobs.settlement import Settlement
 from bot.jobs.states import JobState
-from bot.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
-RESUMED = [state for state in JobState if not state.is_terminal and state is not JobState.QUEUED]
+PREPARED_HERE = (JobState.RECEIVED, JobState.PREPARING)
+DELIVERED_HERE = (JobState.SUCCEEDED, JobState.DELIVERING)
 
 
 class Recovery:
     def __init__(
-        self,
-        *,
-        jobs: JobRepository,
-        intake: Intake,
-        settlement: Settlement,
-        poller: Poller,
-        delivery: Delivery,
+        self, *, custody: JobCustody, intake: Intake, delivery: Delivery, beat_seconds: float
     ) -> None:
-        self._jobs = jobs
+        self._custody = custody
         self._intake = intake
-        self._settlement = settlement
-        self._poller = poller
         self._delivery = delivery
-        self._tasks = BackgroundTasks()
+        self._beat = beat_seconds
+        self._failing = False
 
-    async def resume(self) -> int:
-        """Hand every unfinished job to the part that carries it on; return how many."""
-        unfinished = await self._jobs.in_states(RESUMED)
-        submitting = []
-        for job in unfinished:
-            log.info("resuming job %d in state %s", job.id, job.state.value)
-            if job.state in (JobState.RECEIVED, JobState.PREPARING):
+    async def take_over(self) -> int:
+        """Carry on the jobs nobody works on; return how many were taken."""
+        taken = await self._custody.orphans([*PREPARED_HERE, *DELIVERED_HERE])
+        for job in taken:
+            if job.state in PREPARED_HERE:
                 self._intake.resume(job)
-            elif job.state is JobState.SUBMITTING:
-                submitting.append(job)
-            elif job.state is JobState.SUBMITTED:
-                self._poller.track(job.id, delay=0)
             else:
                 self._delivery.soon(job)
-        if submitting:
-            self._tasks.spawn(self._settlement.settle(submitting), name="settle-submits")
-        return len(unfinished)
+        return len(taken)
 
-    async def close(self) -> None:
-        await self._tasks.cancel_all()
+    async def run_forever(self) -> None:
+        """Heartbeat and take over, every beat; a database away only skips a beat."""
+        while True:
+            try:
+                await self._custody.heartbeat()
+                await self.take_over()
+            except QuietError:
+                pass
+            except Exception:
+                if not self._failing:
+                    log.exception("recovery: a beat failed; trying again at the next")
+                self._failing = True
+            else:
+                self._failing = False
+            await asyncio.sleep(self._beat)

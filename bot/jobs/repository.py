@@ -6,7 +6,7 @@ module implementing the same Protocol. Nothing outside a repository writes SQL o
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -33,6 +33,14 @@ class StaleJobStateError(StaleRowError):
         super().__init__(f"job {job_id} is no longer {expected.value}")
         self.job_id = job_id
         self.expected = expected
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A process's hold on a job it works on: ``owner`` is its name."""
+
+    owner: str
+    until: datetime
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,39 @@ Guard = Callable[[LedgerView], Awaitable[None]]
 """Checked inside a transition's transaction; raises to refuse it (nothing is written)."""
 
 
+class ClaimView(Protocol):
+    """What the dispatcher reads to choose a job, inside the claim's own transaction."""
+
+    async def in_flight(self) -> list[Job]:
+        """Jobs whose task is being submitted or is at the provider, oldest first."""
+        ...
+
+    async def queue_heads(self, now: datetime) -> list[Job]:
+        """The oldest eligible queued job of each server."""
+        ...
+
+    async def next_not_before(self) -> datetime | None:
+        """When the earliest backed-off queued job becomes eligible."""
+        ...
+
+    async def usage(self, since: datetime) -> Usage:
+        """Each server's demand since ``since`` and its latest submission."""
+        ...
+
+
+Choose = Callable[[ClaimView], Awaitable[Job | None]]
+"""Picks the queued job to submit from the rows as the claim's transaction sees them."""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A queued job taken with a free provider slot: it is SUBMITTING now."""
+
+    before: Job
+    after: Job
+    slot: int
+
+
 @dataclass(frozen=True)
 class JobSearch:
     """A server's jobs, filtered, newest first, one page."""
@@ -108,9 +149,9 @@ class JobRepository(LedgerView, Protocol):
 
     # -- rows and their states -------------------------------------------------------------
 
-    async def create(self, request: AnimateRequest, caps: Caps) -> Job:
-        """Write a new job in RECEIVED, checking ``caps`` and pending retries in the same
-        transaction. Raises CapExceededError, RetryPendingError."""
+    async def create(self, request: AnimateRequest, caps: Caps, lease: Lease | None = None) -> Job:
+        """Write a new job in RECEIVED (held by ``lease``), checking ``caps`` and pending
+        retries in the same transaction. Raises CapExceededError, RetryPendingError."""
         ...
 
     async def get(self, job_id: int) -> Job:
@@ -134,6 +175,45 @@ class JobRepository(LedgerView, Protocol):
 
     async def annotate(self, job: Job, changes: JobChanges) -> Job:
         """Change columns, not the state (still a compare-and-set on the state)."""
+        ...
+
+    # -- custody: which process works on a job ------------------------------------------------
+
+    async def renew_leases(self, owner: str, job_ids: Collection[int], until: datetime) -> set[int]:
+        """Extend ``owner``'s leases on ``job_ids`` to ``until``; return those still its."""
+        ...
+
+    async def lapsed(
+        self, states: Sequence[JobState], now: datetime, *, owner: str | None = None
+    ) -> list[Job]:
+        """Jobs in ``states`` whose lease lapsed before ``now`` (or that have none), and
+        ``owner``'s own when given; oldest first."""
+        ...
+
+    async def take_lease(self, job: Job, lease: Lease, now: datetime) -> Job | None:
+        """Hold ``job`` with ``lease`` if it is still in its state and its lease lapsed (or is
+        ``lease.owner``'s already); the row, or None when another process has it."""
+        ...
+
+    # -- the provider's slots -----------------------------------------------------------------
+
+    async def ensure_slots(self, account: str, capacity: int) -> None:
+        """Give ``account`` slots 0..capacity-1; a task in flight without a slot (an older
+        database, a lowered capacity) gets one, past the capacity if need be."""
+        ...
+
+    async def claim(
+        self, account: str, capacity: int, choose: Choose, changes: JobChanges
+    ) -> Claimed | None:
+        """In one transaction: take a free slot of ``account`` below ``capacity`` (rows
+        locked, others skipped), let ``choose`` pick a queued job, move it to SUBMITTING
+        (one more attempt, ``changes``) and put it in the slot. None: no slot is free, or
+        nothing was chosen. A slot is free when no task of its job can be at the provider:
+        the job is neither SUBMITTING nor SUBMITTED and its ``slot_held_until`` has passed."""
+        ...
+
+    async def slot_holders(self, account: str) -> dict[int, int | None]:
+        """Each slot of ``account`` and the job holding it (None: free)."""
         ...
 
     async def history(self, job_id: int) -> list[JobState]:

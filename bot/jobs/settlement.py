@@ -12,20 +12,23 @@ the member instead of risking a second charge.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import utcnow
+from bot.jobs.custody import JobCustody
 from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.identity import ZONE_SLACK, KeyIdentity, key_of
-from bot.jobs.limits import EngineLimits
+from bot.jobs.limits import RECONCILE_MARGIN_SECONDS, EngineLimits
 from bot.jobs.models import Job, JobChanges
 from bot.jobs.notices import uncertain
 from bot.jobs.poller import Poller
 from bot.jobs.repository import JobRepository, StaleJobStateError
 from bot.jobs.states import JobState
+from bot.jobs.timeline import Timeline
 from bot.jobs.writer import JobWriter
 from bot.provider.client import DashScopeClient, TaskListing
 from bot.provider.errors import ProviderError
@@ -33,7 +36,6 @@ from bot.provider.models import SYNTHESIS_MODEL, ListedTask
 
 log = logging.getLogger(__name__)
 
-RECONCILE_MARGIN_SECONDS = 10.0  # clock skew between us and the provider, with room to spare
 TASK_LIFETIME = timedelta(hours=24)  # a task id lives this long: the list is read that far
 SETTLING = timedelta(seconds=30)  # our tasks younger than this may not be listed yet
 
@@ -58,6 +60,8 @@ class Settlement:
         dispatcher: Dispatcher,
         poller: Poller,
         identity: KeyIdentity,
+        timeline: Timeline,
+        custody: JobCustody,
         pace: Callable[[], Awaitable[None]],
         limits: EngineLimits,
     ) -> None:
@@ -67,17 +71,30 @@ class Settlement:
         self._dispatcher = dispatcher
         self._poller = poller
         self._identity = identity
+        self._timeline = timeline
+        self._custody = custody
         self._pace = pace
         self._margin = timedelta(seconds=RECONCILE_MARGIN_SECONDS)
         self._reach = timedelta(seconds=limits.submit_timeout_seconds) + self._margin
 
+    async def settle_orphans(self) -> int:
+        """Settle the submits that no live process is making (their process died, its lease
+        lapsed); return how many."""
+        orphans = await self._custody.orphans([JobState.SUBMITTING])
+        if orphans:
+            await self.settle(orphans)
+        return len(orphans)
+
     async def settle(self, jobs: Sequence[Job]) -> None:
         """Settle ``jobs`` (all SUBMITTING), once no live process can still await an answer."""
-        # A live process may still be waiting for its answer: wait until none could be.
-        settle_at = max(job.updated_at for job in jobs) + self._reach
-        await asyncio.sleep(max(0.0, (settle_at - utcnow()).total_seconds()))
-        async with self._dispatcher.submits_held():
-            await self._settle_held(jobs)
+        with contextlib.ExitStack() as held:
+            for job in jobs:
+                held.enter_context(self._custody.working(job.id))
+            # A live process may still be waiting for its answer: wait until none could be.
+            settle_at = max(job.updated_at for job in jobs) + self._reach
+            await asyncio.sleep(max(0.0, (settle_at - utcnow()).total_seconds()))
+            async with self._dispatcher.submits_held():
+                await self._settle_held(jobs)
         self._dispatcher.wake()
 
     async def _settle_held(self, jobs: Sequence[Job]) -> None:
@@ -163,7 +180,9 @@ class Settlement:
         else:
             reason = evidence.problem or f"{len(mine)} candidate tasks, {len(rivals)} rivals"
             log.info("job %d: its submit cannot be settled (%s)", job.id, reason)
-            await self._writer.end(job, JobState.FAILED, uncertain(job))
+            # Its task may exist: the slot stays taken for as long as such a task could run.
+            hold = JobChanges(slot_held_until=utcnow() + self._timeline.uncertain_hold(job))
+            await self._writer.end(job, JobState.FAILED, uncertain(job), changes=hold)
 
 
 def _missing(listing: TaskListing, recent: dict[str, datetime], now: datetime) -> list[str]:

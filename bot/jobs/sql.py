@@ -18,6 +18,7 @@ from bot.jobs.repository import (
     Caps,
     Guard,
     JobNotFoundError,
+    Lease,
     RetryPendingError,
     StaleJobStateError,
 )
@@ -27,21 +28,25 @@ from bot.jobs.sql_common import (
     TransactionLedger,
     changes_of,
     decode,
+    insert_event,
     state_list,
 )
+from bot.jobs.sql_custody import CustodyRecords
+from bot.jobs.sql_queue import jobs_in_states, next_not_before, queue_heads, queue_usage
 from bot.jobs.sql_records import JobRecords
+from bot.jobs.sql_slots import SlotRecords
 from bot.jobs.states import JobState, check_transition
 
 ADMISSION_LOCK = "emo-bot admission"
 """Held by every transaction that counts jobs to admit one (caps, quotas, budgets)."""
 
 
-class SqlJobRepository(JobRecords):
+class SqlJobRepository(SlotRecords, CustodyRecords, JobRecords):
     """``JobRepository`` on the database layer. ``clock`` stamps created/updated times."""
 
     # -- rows and their states -------------------------------------------------------------
 
-    async def create(self, request: AnimateRequest, caps: Caps) -> Job:
+    async def create(self, request: AnimateRequest, caps: Caps, lease: Lease | None = None) -> Job:
         now = self._clock()
         async with self._db.transaction() as tx:
             # Counted and written by one process at a time, whichever process asks.
@@ -50,8 +55,8 @@ class SqlJobRepository(JobRecords):
             job_id = await tx.insert(
                 "INSERT INTO jobs (state, guild_id, channel_id, user_id, locale, style, framing,"
                 " trim_audio, upload_limit_bytes, image_source_url, audio_source_url,"
-                " created_at, updated_at, deliver_dm, retry_of, requested_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, deliver_dm, retry_of, requested_by, lease_owner,"
+                " lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     JobState.RECEIVED.value,
                     request.guild_id,
@@ -69,9 +74,11 @@ class SqlJobRepository(JobRecords):
                     request.deliver_dm,
                     request.retry_of,
                     request.requested_by,
+                    lease.owner if lease else None,
+                    lease.until if lease else None,
                 ),
             )
-            await self._event(tx, job_id, None, JobState.RECEIVED, 0, now)
+            await insert_event(tx, job_id, None, JobState.RECEIVED, 0, now)
         return await self.get(job_id)
 
     async def _count(self, tx: Connection, sql: str, params: Sequence[object]) -> int:
@@ -100,21 +107,6 @@ class SqlJobRepository(JobRecords):
             if queued >= caps.queued_per_server:
                 raise CapExceededError("server", queued, caps.queued_per_server)
 
-    async def _event(
-        self,
-        tx: Connection,
-        job_id: int,
-        before: JobState | None,
-        after: JobState,
-        attempt: int,
-        at: datetime,
-    ) -> None:
-        await tx.execute(
-            "INSERT INTO job_events (job_id, from_state, to_state, attempt, at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (job_id, before.value if before else None, after.value, attempt, at),
-        )
-
     async def get(self, job_id: int) -> Job:
         row = await self._db.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if row is None:
@@ -122,10 +114,7 @@ class SqlJobRepository(JobRecords):
         return decode(row)
 
     async def in_states(self, states: Sequence[JobState]) -> list[Job]:
-        rows = await self._db.fetch_all(
-            f"SELECT * FROM jobs WHERE state IN ({state_list(states)}) ORDER BY id"
-        )
-        return [decode(row) for row in rows]
+        return await jobs_in_states(self._db, states)
 
     async def transition(
         self,
@@ -150,7 +139,7 @@ class SqlJobRepository(JobRecords):
             if changed != 1:
                 raise StaleJobStateError(job.id, job.state)
             attempt = changes.attempt if changes and "attempt" in values else job.attempt
-            await self._event(tx, job.id, job.state, target, attempt, now)
+            await insert_event(tx, job.id, job.state, target, attempt, now)
         return await self.get(job.id)
 
     async def annotate(self, job: Job, changes: JobChanges) -> Job:
@@ -176,38 +165,13 @@ class SqlJobRepository(JobRecords):
     # -- what the engine reads ------------------------------------------------------------
 
     async def usage(self, since: datetime) -> Usage:
-        rows = await self._db.fetch_all(
-            "SELECT guild_id,"
-            " COALESCE(SUM(CASE WHEN submitted_at >= ? THEN 1 ELSE 0 END), 0)"
-            " + COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0) AS demand,"
-            " MAX(submitted_at) AS latest"
-            " FROM jobs WHERE queued_at IS NOT NULL GROUP BY guild_id",
-            (since, JobState.QUEUED.value),
-        )
-        recent: dict[int | None, int] = {}
-        last: dict[int | None, datetime] = {}
-        for row in rows:
-            recent[row["guild_id"]] = int(row["demand"] or 0)
-            latest = as_utc(row["latest"])
-            if latest is not None:
-                last[row["guild_id"]] = latest
-        return Usage(recent=recent, last_served=last)
+        return await queue_usage(self._db, since)
 
     async def queue_heads(self, now: datetime) -> list[Job]:
-        rows = await self._db.fetch_all(
-            "SELECT * FROM jobs WHERE id IN (SELECT MIN(id) FROM jobs WHERE state = ?"
-            " AND (not_before IS NULL OR not_before <= ?) GROUP BY guild_id)",
-            (JobState.QUEUED.value, now),
-        )
-        return [decode(row) for row in rows]
+        return await queue_heads(self._db, now)
 
     async def next_not_before(self) -> datetime | None:
-        row = await self._db.fetch_one(
-            "SELECT MIN(not_before) AS soonest FROM jobs WHERE state = ?"
-            " AND not_before IS NOT NULL",
-            (JobState.QUEUED.value,),
-        )
-        return as_utc(row["soonest"]) if row else None
+        return await next_not_before(self._db)
 
     async def render_history(self, limit: int = 50) -> list[tuple[float, float]]:
         rows = await self._db.fetch_all(

@@ -75,6 +75,21 @@ def changes_of(changes: JobChanges | None) -> dict[str, object]:
     return {name: encode(name, getattr(changes, name)) for name in sorted(changes.model_fields_set)}
 
 
+async def insert_event(
+    tx: Connection,
+    job_id: int,
+    before: JobState | None,
+    after: JobState,
+    attempt: int,
+    at: datetime,
+) -> None:
+    """The job's history: one row per change of state, in the change's transaction."""
+    await tx.execute(
+        "INSERT INTO job_events (job_id, from_state, to_state, attempt, at) VALUES (?, ?, ?, ?, ?)",
+        (job_id, before.value if before else None, after.value, attempt, at),
+    )
+
+
 def owner_column(owner: MediaOwner) -> tuple[str, int]:
     if owner.user_id is not None:
         return "user_id", owner.user_id

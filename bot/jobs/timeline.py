@@ -7,7 +7,7 @@ to tell members when. It keeps itself current by listening to the jobs' changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.clock import utcnow
 from bot.jobs.events import JobEvent
@@ -22,9 +22,12 @@ IN_FLIGHT = (JobState.SUBMITTING, JobState.SUBMITTED)
 class Timeline:
     """The duration model and the expected end of every task in flight."""
 
-    def __init__(self, jobs: JobRepository, *, concurrency: int, prior_rate: float) -> None:
+    def __init__(
+        self, jobs: JobRepository, *, concurrency: int, slots: int, prior_rate: float
+    ) -> None:
         self._jobs = jobs
         self._concurrency = concurrency
+        self._slots = slots
         self._prior_rate = prior_rate
         self.model = DurationModel(rate=prior_rate)
         self.ends: dict[int, datetime] = {}
@@ -54,6 +57,13 @@ class Timeline:
         if planned is not None:
             return planned
         return expected_ends([job], self.model, 1, utcnow())[job.id]
+
+    def uncertain_hold(self, job: Job) -> timedelta:
+        """How long a task of ``job`` that we cannot see (its submit's answer was lost)
+        might still run: waiting behind a task in every slot, then its own render; twice
+        that, for safety."""
+        render = self.model.expected(job.audio_seconds)
+        return timedelta(seconds=2 * (self._slots + 1) * render)
 
     def task_ended(self, at: datetime) -> None:
         """A task ended at the provider at ``at``: no task starts there before that."""

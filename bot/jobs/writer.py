@@ -11,17 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.clock import utcnow
+from bot.jobs.custody import JobCustody
 from bot.jobs.events import JobEvent
 from bot.jobs.models import AnimateRequest, Job, JobChanges
-from bot.jobs.repository import Caps, Guard, JobRepository
+from bot.jobs.repository import Caps, Choose, Guard, JobRepository
 from bot.jobs.states import JobState
 from bot.messages import PARAMS, UserMessage
 from bot.topic import Topic
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def failure_changes(message: UserMessage | None) -> JobChanges:
@@ -38,10 +41,11 @@ def failure_changes(message: UserMessage | None) -> JobChanges:
 class JobWriter:
     """Writes job rows and publishes each change."""
 
-    def __init__(self, jobs: JobRepository, events: Topic[JobEvent]) -> None:
+    def __init__(self, jobs: JobRepository, events: Topic[JobEvent], custody: JobCustody) -> None:
         self._jobs = jobs
         self._events = events
-        self._writes: set[asyncio.Future[Job]] = set()
+        self._custody = custody  # stamps the lease of the process working on a job
+        self._writes: set[asyncio.Future[Any]] = set()
 
     @property
     def events(self) -> Topic[JobEvent]:
@@ -49,7 +53,7 @@ class JobWriter:
 
     async def create(self, request: AnimateRequest, caps: Caps) -> Job:
         """Write a new job's row (RECEIVED). Raises CapExceededError, RetryPendingError."""
-        job = await self._shielded(self._jobs.create(request, caps))
+        job = await self._shielded(self._jobs.create(request, caps, self._custody.lease()))
         log.info(
             "job %d created guild=%s user=%d retry_of=%s",
             job.id,
@@ -70,7 +74,8 @@ class JobWriter:
         notice: UserMessage | None = None,
     ) -> Job:
         """Move ``job`` to ``target``; ``notice`` is what the member must hear of it."""
-        moved = await self._shielded(self._jobs.transition(job, target, changes, guard))
+        leased = (changes or JobChanges()).merged(self._custody.stamp(target))
+        moved = await self._shielded(self._jobs.transition(job, target, leased, guard))
         log.info(
             "job %d %s -> %s guild=%s attempt=%d",
             job.id,
@@ -83,13 +88,41 @@ class JobWriter:
         return moved
 
     async def end(
-        self, job: Job, target: JobState, message: UserMessage | None, *, tell: bool = True
+        self,
+        job: Job,
+        target: JobState,
+        message: UserMessage | None,
+        *,
+        tell: bool = True,
+        changes: JobChanges | None = None,
     ) -> Job:
-        """Write a terminal state with its reason; the member is told unless ``tell`` is
-        False (the caller answers them itself)."""
-        return await self.move(
-            job, target, failure_changes(message), notice=message if tell else None
+        """Write a terminal state with its reason (and ``changes``); the member is told
+        unless ``tell`` is False (the caller answers them itself)."""
+        ending = failure_changes(message)
+        if changes is not None:
+            ending = ending.merged(changes)
+        return await self.move(job, target, ending, notice=message if tell else None)
+
+    async def claim(self, account: str, capacity: int, choose: Choose) -> Job | None:
+        """Take a queued job chosen by ``choose`` together with a free slot of ``account``
+        (see ``JobRepository.claim``): SUBMITTING now, and this process's to submit."""
+        stamp = self._custody.stamp(JobState.SUBMITTING)
+        claimed = await self._shielded(self._jobs.claim(account, capacity, choose, stamp))
+        if claimed is None:
+            return None
+        job = claimed.after
+        log.info(
+            "job %d %s -> %s guild=%s account=%s slot=%d attempt=%d",
+            job.id,
+            claimed.before.state.value,
+            job.state.value,
+            job.guild_id,
+            account,
+            claimed.slot,
+            job.attempt,
         )
+        await self._events.publish(JobEvent(before=claimed.before, after=job))
+        return job
 
     async def annotate(self, job: Job, changes: JobChanges) -> Job:
         """Change columns without changing the state (the render began, a stop was asked)."""
@@ -98,14 +131,14 @@ class JobWriter:
             await self._events.publish(JobEvent(before=job, after=annotated))
         return annotated
 
-    async def _shielded(self, write: Coroutine[Any, Any, Job]) -> Job:
+    async def _shielded(self, write: Coroutine[Any, Any, T]) -> T:
         """Run a row write to its end even if the caller is cancelled; ``drain`` awaits it."""
-        task = asyncio.ensure_future(write)
+        task: asyncio.Future[T] = asyncio.ensure_future(write)
         self._writes.add(task)
         task.add_done_callback(self._finished)
         return await asyncio.shield(task)
 
-    def _finished(self, task: asyncio.Future[Job]) -> None:
+    def _finished(self, task: asyncio.Future[Any]) -> None:
         self._writes.discard(task)
         if not task.cancelled():
             task.exception()  # a caller cancelled meanwhile still had its error raised there

@@ -107,6 +107,11 @@ MESSAGES: dict[str, str] = {
     "unexpected": (
         "我们这边出了问题（参考编号 {reference}）。请重试；如果问题持续出现，请告知服务器管理员。"
     ),
+    "database_away": "机器人暂时无法连接数据库。请一分钟后重试；没有产生任何费用。",
+    "job_delayed": (
+        "任务 #{job} 已受理，但机器人的数据库暂时无法连接。连接恢复后任务会自动继续，"
+        "状态卡片会显示进度。"
+    ),
     # the status card
     "card_title": "🎬 **{mention} 的会说话的肖像** · 任务 #{job}",
     "card_checking": "⏳ 正在检查照片和录音…",

@@ -116,6 +116,8 @@ class OpsServer:
         database = await self._database_writable()
         try:
             provider = "ok" if await self._gate.current() is None else "paused"
+        except QuietError:
+            provider = "unknown"  # the database is away: the database layer logged it, once
         except Exception:
             log.exception("reading the provider pause failed")
             provider = "unknown"
@@ -128,7 +130,7 @@ class OpsServer:
             await asyncio.wait_for(
                 self._meta.set(PING_KEY, utcnow().isoformat()), DATABASE_CHECK_SECONDS
             )
-        except QuietError:
+        except (QuietError, TimeoutError):
             return False  # the database layer logged the outage, once
         except Exception:
             log.exception("database is not writable")

@@ -62,6 +62,38 @@ def test_a_bad_setting_is_one_line_naming_the_variable(
     assert text.endswith("(see .env.example)")
 
 
+def test_shards_are_read_as_a_list_of_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "k")
+    assert load_settings().discord_shard_ids == ()
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", "4")
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "2, 3")
+    settings = load_settings()
+    assert (settings.discord_shard_count, settings.discord_shard_ids) == (4, (2, 3))
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "expected"),
+    [
+        ("", "0,1", "DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT"),
+        ("2", "1,2", "DISCORD_SHARD_IDS must be shard numbers from 0 to 1"),
+        ("2", "1,1", "DISCORD_SHARD_IDS names a shard twice"),
+        ("2", "one", "DISCORD_SHARD_IDS is invalid"),
+        ("0", "", "DISCORD_SHARD_COUNT is invalid"),
+    ],
+)
+def test_bad_shards_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, count: str, ids: str, expected: str
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "k")
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", count)
+    monkeypatch.setenv("DISCORD_SHARD_IDS", ids)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert expected in str(caught.value)
+
+
 def test_secret_values_never_appear_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "super-secret-token-value")
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-secret-key-value")

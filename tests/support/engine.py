@@ -29,7 +29,7 @@ from bot.messages import UserMessage, render
 from bot.provider.client import DashScopeClient
 from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL
 from bot.settings import Settings
-from bot.simulator import Simulator
+from bot.simulator import Simulator, SimulatorKnobs
 from tests.support import media
 
 
@@ -215,6 +215,21 @@ class EngineHarness:
     async def all_final(self) -> bool:
         live = [state for state in JobState if not state.is_terminal]
         return not await self.core.jobs.in_states(live)
+
+
+@contextlib.asynccontextmanager
+async def fast_simulator(key: str) -> AsyncIterator[Simulator]:
+    """A simulator on 127.0.0.1 that renders in a fraction of a second and does not throttle
+    submits or face detection; ``key`` is its only API key."""
+    knobs = SimulatorKnobs(render_seconds_per_audio_second=0.05, render_overhead_seconds=0.3)
+    knobs.rate_limits.submit = 100
+    knobs.rate_limits.detect = 100
+    simulator = Simulator(knobs=knobs, api_keys={key})
+    await simulator.start(host="127.0.0.1", port=0)
+    try:
+        yield simulator
+    finally:
+        await simulator.close()
 
 
 @contextlib.asynccontextmanager

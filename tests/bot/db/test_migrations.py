@@ -71,8 +71,9 @@ async def test_a_database_from_before_per_package_migrations_keeps_every_row(
     db = await SqliteDatabase.open(path)
     try:
         reached = await migrate(db, SCHEMAS)
-        # Converted to every component's baseline, then migrated on from there.
-        assert set(BASELINES) == {schema.component for schema in SCHEMAS}
+        # Converted to the baselines of the components it had, then migrated on from there
+        # (a component born later, like the leases, starts from its first migration).
+        assert set(BASELINES) == {schema.component for schema in SCHEMAS} - {"leases"}
         assert reached == {schema.component: len(schema.scripts("sqlite")) for schema in SCHEMAS}
         jobs = SqlJobRepository(db)
         rows = [await jobs.get(job_id) for job_id in (1, 2, 3, 4)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -11,6 +12,7 @@ from bot.core import SCHEMAS
 from bot.db.database import DatabaseUnavailableError
 from bot.db.migrations import migrate, versions
 from bot.db.postgres import PostgresDatabase
+from bot.jobs import schema as jobs_schema
 from bot.jobs.sql import SqlJobRepository
 from bot.jobs.states import JobState
 from tests.support.postgres import PostgresServer, running_postgres
@@ -61,3 +63,31 @@ async def test_a_restarted_server_costs_one_log_line_and_the_pool_reconnects(
     assert lines[0].startswith("database unreachable")
     assert lines[1].startswith("database reachable again")
     assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_a_database_of_the_single_process_release_gains_the_cluster_columns(
+    postgres_server: PostgresServer,
+) -> None:
+    """The first PostgreSQL release had jobs at version 1 (no leases, no slots): a job in
+    flight there keeps its row and is claimable after the upgrade."""
+    url = postgres_server.create_database()
+    db = await PostgresDatabase.open(url)
+    try:
+        first = replace(
+            jobs_schema.SCHEMA,
+            migrations={"postgres": jobs_schema.SCHEMA.scripts("postgres")[:1]},
+        )
+        older = [first if s.component == "jobs" else s for s in SCHEMAS]
+        assert (await migrate(db, older))["jobs"] == 1
+        await db.execute(
+            "INSERT INTO jobs (state, channel_id, user_id, locale, style, framing,"
+            " upload_limit_bytes, image_source_url, audio_source_url, created_at, updated_at)"
+            " VALUES ('queued', 2, 3, 'en', 'normal', '1:1', 100, 'a', 'b', now(), now())"
+        )
+        assert (await migrate(db, SCHEMAS))["jobs"] == 2
+        row = await db.fetch_one("SELECT state, lease_owner, slot_held_until FROM jobs")
+        assert row is not None
+        assert (row["state"], row["lease_owner"], row["slot_held_until"]) == ("queued", None, None)
+        assert await db.fetch_all("SELECT * FROM provider_slots") == []
+    finally:
+        await db.close()

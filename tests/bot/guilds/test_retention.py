@@ -151,7 +151,7 @@ async def test_leaving_a_server_erases_that_servers_media_only(
     assert _left(there_dir) == set(INPUTS + OUTPUTS)
 
 
-async def test_the_sweep_runs_in_the_background_until_closed(
+async def test_the_sweep_runs_as_a_loop_until_cancelled(
     store: Rows, clock: MovableClock, tmp_path: Path
 ) -> None:
     orphan = tmp_path / "media" / "job-424242"
@@ -164,13 +164,14 @@ async def test_the_sweep_runs_in_the_background_until_closed(
         policy=RetentionPolicy(interval=timedelta(seconds=0.05)),
         clock=clock,
     )
-    janitor.start()
-    janitor.start()  # idempotent
+    loop = asyncio.ensure_future(janitor.run_forever())  # as the retention duty runs it
     try:
         for _ in range(100):
             if not orphan.exists():
                 break
             await asyncio.sleep(0.02)
         assert not orphan.exists()
+        assert not loop.done()
     finally:
-        await janitor.close()
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)

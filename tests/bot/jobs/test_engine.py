@@ -13,8 +13,8 @@ from bot.errors import UserFacingError
 from bot.jobs.models import JobChanges
 from bot.jobs.states import JobState
 from bot.messages import MessageKey
-from bot.simulator import Simulator, SimulatorKnobs
-from tests.support.engine import EngineHarness, running_engine
+from bot.simulator import Simulator
+from tests.support.engine import EngineHarness, fast_simulator, running_engine
 
 KEY = "sk-engine-test"
 pytestmark = pytest.mark.timeout(90)
@@ -22,13 +22,8 @@ pytestmark = pytest.mark.timeout(90)
 
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
-    knobs = SimulatorKnobs(render_seconds_per_audio_second=0.05, render_overhead_seconds=0.3)
-    knobs.rate_limits.submit = 100
-    knobs.rate_limits.detect = 100
-    simulator = Simulator(knobs=knobs, api_keys={KEY})
-    await simulator.start(host="127.0.0.1", port=0)
-    yield simulator
-    await simulator.close()
+    async with fast_simulator(KEY) as simulator:
+        yield simulator
 
 
 def starts(simulator: Simulator) -> list[str]:

@@ -4,10 +4,12 @@ sends them: capped pages, rows of every key of the account, odd shapes that prov
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.clock import utcnow
 from bot.jobs.models import Job, JobChanges
 from bot.jobs.states import JobState
 from bot.messages import MessageKey
@@ -33,10 +35,14 @@ async def simulator() -> AsyncIterator[Simulator]:
 
 async def _cut(engine: EngineHarness, *, created: bool) -> int:
     """A job its process left in SUBMITTING 10 s ago, its task created at the provider or
-    not (the id never reached the row)."""
+    not (the id never reached the row). Its lease names this process, which crashed: the
+    running engine leaves it alone, and the restart (the same name) settles it at once."""
     await engine.service.gate.pause("Test", "hold the dispatcher")
     job = await engine.enqueue_prepared(guild_id=50, user_id=50)
-    job = await engine.jobs_as_of(10).transition(job, JobState.SUBMITTING, JobChanges(attempt=1))
+    held = JobChanges(
+        attempt=1, lease_owner=engine.core.instance, lease_until=utcnow() + timedelta(hours=1)
+    )
+    job = await engine.jobs_as_of(10).transition(job, JobState.SUBMITTING, held)
     if created:
         assert job.image_url
         assert job.audio_url
@@ -68,7 +74,16 @@ async def _another_apps_task(engine: EngineHarness) -> str:
 async def _settled(simulator: Simulator, tmp_path: Path, job_id: int) -> tuple[Job, list[int]]:
     """The restart: the cut job's row once everything ended, and whom the bot told."""
     async with running_engine(simulator, tmp_path, KEY, **SETTINGS) as engine:
-        await engine.wait_until(engine.all_final, within=60)
+
+        async def settled_and_told() -> bool:
+            # The notice is published just after the row is written: wait for both.
+            if not await engine.all_final():
+                return False
+            failed = await engine.jobs.in_states([JobState.FAILED])
+            told = {job_id for job_id, _ in engine.notifier.failures}
+            return all(job.id in told for job in failed)
+
+        await engine.wait_until(settled_and_told, within=60)
         told = [failed for failed, _ in engine.notifier.failures]
         return await engine.jobs.get(job_id), told
 
