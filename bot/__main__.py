@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from bot.settings import Settings, SettingsError, load_settings
 log = logging.getLogger("bot")
 
 EXIT_CONFIG = 2
+EXIT_RESTART = 1  # worth starting again: a supervisor does (Discord unreachable, a crash)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -30,7 +32,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     commands = parser.add_subparsers(
         dest="command",
-        metavar="{run,animate,resume-provider,sync-commands,doctor,migrate,copy-db}",
+        metavar="{run,animate,resume-provider,sync-commands,doctor,migrate,copy-db,backup,restore}",
     )
     commands.add_parser("run", help="start the bot (the default)")
     commands.add_parser(
@@ -55,6 +57,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     copy_db.add_argument("sqlite_file", metavar="SQLITE_FILE")
     copy_db.add_argument("postgres_url", metavar="POSTGRES_URL")
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database to FILE, consistently, while the bot runs"
+    )
+    backup.add_argument("file", metavar="FILE")
+    restore = commands.add_parser(
+        "restore", help="replace the SQLite database with the backup FILE (the bot stopped)"
+    )
+    restore.add_argument("file", metavar="FILE")
     animate = commands.add_parser(
         "animate", help="make one video from local files, without Discord"
     )
@@ -92,19 +102,33 @@ def _configure_logging(settings: Settings, level: str) -> None:
 async def _serve(settings: Settings) -> int:
     # Imported here so a configuration error is reported without loading discord.py.
     from bot.core import open_core
+    from bot.db import lock
     from bot.db.copy import DatabaseMovedError
     from bot.db.database import DatabaseUnavailableError
+    from bot.startup import StartupGaveUpError, stop_summary, unfinished_jobs
     from bot.wiring import TokenRejectedError, run_bot
 
     main_task = asyncio.current_task()
     assert main_task is not None
     loop = asyncio.get_running_loop()
+    stop_asked: list[float] = []
+
+    def stop() -> None:
+        stop_asked.append(loop.time())
+        main_task.cancel()
+
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         # Cancelling unwinds every context: shielded row writes finish, the database closes.
-        loop.add_signal_handler(stop_signal, main_task.cancel)
+        loop.add_signal_handler(stop_signal, stop)
+    unfinished: dict[str, int] | None = None
     try:
-        async with open_core(settings) as core:
-            await run_bot(core)
+        # The data directory's lock keeps `restore` out while this process runs.
+        async with lock.holding(settings.emo_data_dir), open_core(settings) as core:
+            try:
+                await run_bot(core)
+            except asyncio.CancelledError:
+                unfinished = await unfinished_jobs(core.jobs)  # everything has stopped
+                raise
     except TokenRejectedError:
         print(
             "Configuration error: DISCORD_TOKEN was rejected by Discord (see .env.example)",
@@ -116,8 +140,15 @@ async def _serve(settings: Settings) -> int:
     except DatabaseMovedError as error:
         print(f"Database error: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    except StartupGaveUpError:
+        return EXIT_RESTART  # its last line said why
     except asyncio.CancelledError:
-        log.info("stopped by signal; unfinished jobs resume on the next start")
+        took = loop.time() - stop_asked[0] if stop_asked else 0.0
+        log.info("stopped by signal in %.2f s; %s", took, stop_summary(unfinished))
+    except Exception:
+        reference = secrets.token_hex(4)
+        log.exception("the bot stopped on an unexpected error (reference %s)", reference)
+        return EXIT_RESTART
     return 0
 
 
@@ -208,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_doctor(settings))
     if command == "resume-provider":
         return asyncio.run(_resume_provider(settings))
+    if command in ("backup", "restore"):
+        from bot import backups
+
+        run = backups.run_backup if command == "backup" else backups.run_restore
+        return run(settings, args.file)
     if command == "migrate":
         _configure_logging(settings, "warning")
         return asyncio.run(_migrate(settings))

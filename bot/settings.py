@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     emo_poll_min_seconds: float = Field(default=2.0, gt=0)
     emo_poll_max_seconds: float = Field(default=15.0, gt=0)
     emo_http_timeout_seconds: float = Field(default=60.0, gt=0)
+    # At start, how long Discord and the provider are tried again before the bot exits (1).
+    emo_startup_retry_seconds: float = Field(default=300.0, ge=0, le=86_400)
     emo_provider_retries: int = Field(default=4, ge=0, le=20)
     emo_retry_base_seconds: float = Field(default=2.0, gt=0)
     emo_max_active_per_member: int = Field(default=2, ge=1)

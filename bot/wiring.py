@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -27,7 +28,16 @@ from bot.core import Core, Edge
 from bot.db.database import DatabaseUnavailableError
 from bot.errors import QuietError, UserFacingError
 from bot.messages import MessageKey, UserMessage, choose_locale, render
-from bot.settings import Settings
+from bot.settings import ProviderKind, Settings
+from bot.startup import (
+    Service,
+    ServiceAnsweredError,
+    StartupGaveUpError,
+    classify,
+    probing,
+    reach_all,
+    reach_provider,
+)
 
 log = logging.getLogger(__name__)
 
@@ -219,16 +229,78 @@ async def sync_commands(core: Core, guild_id: int | None) -> int:
 
 
 async def run_bot(core: Core) -> None:
-    """Connect to Discord and serve until cancelled."""
-    point_discord_at(core.settings)
+    """Reach Discord and the provider (tried again for EMO_STARTUP_RETRY_SECONDS, one line
+    per try: bot/startup.py), then connect and serve until cancelled."""
+    settings = core.settings
+    point_discord_at(settings)
+    core.ops.set_gateway_check(lambda: False)  # /readyz: not ready while Discord is reached
+    services = [Service("Discord", functools.partial(reach_discord, settings))]
+    if settings.emo_provider is ProviderKind.DASHSCOPE:  # the simulator runs in this process
+        base_url = str(settings.dashscope_base_url)
+        services.append(
+            Service("DashScope", functools.partial(reach_provider, core.session, base_url))
+        )
+    await reach_all(services, window=settings.emo_startup_retry_seconds)
     bot = EmoBot(core)
-    token = core.settings.discord_token
+    token = settings.discord_token
     assert token is not None  # load_settings() requires it for the bot
     try:
         async with bot:
             await bot.start(token.get_secret_value())
     except discord.LoginFailure:
         raise TokenRejectedError from None
+    except Exception as error:
+        # Reached a moment ago, lost while connecting: say so in one line, and let the
+        # supervisor start the bot again (the core may have started: no retry in-process).
+        cause = _unreachable_cause(error)
+        if cause is None:
+            raise
+        log.error(
+            "start-up failed: Discord became unreachable while connecting (%s); exiting with "
+            "status 1 so that the supervisor starts the bot again",
+            cause,
+        )
+        raise StartupGaveUpError(cause) from None
+
+
+def _unreachable_cause(error: Exception) -> str | None:
+    if isinstance(error, discord.HTTPException):
+        error = ServiceAnsweredError(error.status)
+    found = classify(error)
+    return None if found is None else found[0]
+
+
+async def reach_discord(settings: Settings, within: float) -> None:
+    """Log in over REST (a refused token is TokenRejectedError) and open the gateway the bot
+    will use, up to its HELLO: Discord is reachable when both answer. Raises
+    UnreachableError naming what could not be reached."""
+    token = settings.discord_token
+    assert token is not None  # load_settings() requires it for the bot
+    api = str(settings.discord_api_base_url)
+    async with discord.Client(intents=discord.Intents(guilds=True)) as client:
+        async with probing("Discord", api, "DISCORD_API_BASE_URL", within=within):
+            try:
+                await client.http.static_login(token.get_secret_value())  # GET /users/@me
+                if settings.discord_shard_count is None:  # as AutoShardedBot will find it
+                    _, gateway, _ = await client.http.get_bot_gateway()
+                    setting = "the gateway URL of GET /gateway/bot"
+                else:
+                    gateway, setting = str(settings.discord_gateway_url), "DISCORD_GATEWAY_URL"
+            except discord.LoginFailure:
+                raise TokenRejectedError from None
+            except discord.GatewayNotFound as error:
+                cause = error.__cause__
+                status = cause.status if isinstance(cause, discord.HTTPException) else 500
+                raise ServiceAnsweredError(status) from None
+            except discord.HTTPException as error:
+                raise ServiceAnsweredError(error.status) from None
+        async with probing("Discord's gateway", gateway, setting, within=within):
+            url = yarl.URL(gateway).with_query(v=10, encoding="json")
+            socket = await client.http.ws_connect(str(url))
+            try:
+                await socket.receive()  # HELLO: the gateway is there (nothing is identified)
+            finally:
+                await socket.close()
 
 
 # --- the doctor's Discord checks (bot/doctor.py words them) ----------------------------------

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.backends import BOTH_BACKENDS
+from tests.support.commands import run_bot_command
 from tests.support.postgres import PostgresServer, free_port
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(120)
 
 
 def _bot(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DASHSCOPE_", "EMO_"))
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=tmp_path,
-        env={
-            **environment,
-            "PYTHONPATH": str(REPO),
-            "DASHSCOPE_API_KEY": "sk-x",
-            "EMO_DATA_DIR": str(tmp_path / "data"),
-            **variables,
-        },
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-    )
+    return run_bot_command(tmp_path, *args, timeout=100, **variables)
 
 
 @BOTH_BACKENDS
