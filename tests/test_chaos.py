@@ -40,7 +40,8 @@ import pytest
 
 from bot.simulator import Simulator
 from tests.conftest import BotFactory
-from tests.fake_discord import FakeDiscord, FakeMessage
+from tests.fake_discord import FakeDiscord
+from tests.support import cluster
 from tests.support.bot_process import BotProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -63,10 +64,8 @@ MAX_UNCERTAIN_SHARE = 0.15
 INTAKE_SECONDS = 2.0
 FINAL_COMMANDS = 3  # sent to the last bot: after all the kills it still takes new work
 
-FINAL_STATES = frozenset({"delivered", "rejected", "failed", "canceled", "expired"})
 UNCERTAIN = "submit_uncertain"
 ERROR_LINE = re.compile(r" (ERROR|CRITICAL) |^Traceback")
-RESULT_MARK = re.compile(r"job #(\d+)\)")  # the result text ends "(4.4 s, job #12)."
 
 
 @dataclass(frozen=True)
@@ -136,25 +135,13 @@ async def _online(bot: BotProcess, fake: FakeDiscord, connections_before: int) -
         pytest.fail(f"the bot did not come back after a restart:\n{bot.log_text()[-8000:]}")
 
 
-def _deliveries(fake: FakeDiscord, channels: list[int]) -> dict[int, list[FakeMessage]]:
-    """Result posts (a video, or a link when too large) by job id, across every channel."""
-    found: dict[int, list[FakeMessage]] = {}
-    for channel in channels:
-        for message in fake.messages(channel):
-            if message.author_id != fake.bot_user_id:
-                continue
-            mark = RESULT_MARK.search(message.content)
-            if mark and (message.files or "http" in message.content):
-                found.setdefault(int(mark.group(1)), []).append(message)
-    return found
-
-
 async def _next_result_post(fake: FakeDiscord, channels: list[int], within: float) -> bool:
     """Return as soon as one more result post exists (False if none came in time)."""
-    before = sum(len(found) for found in _deliveries(fake, channels).values())
+    before = sum(len(found) for found in cluster.result_posts(fake, channels).values())
 
     def check() -> bool | None:
-        return True if sum(map(len, _deliveries(fake, channels).values())) > before else None
+        posts = cluster.result_posts(fake, channels).values()
+        return True if sum(map(len, posts)) > before else None
 
     try:
         # The fake wakes its waiters when it stores a message, before it answers the POST.
@@ -183,14 +170,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
     rng = random.Random(seed)
     began = time.monotonic()
 
-    # Fast renders and no throttling: the subject here is crashes, not rate limits.
-    unlimited = {"policy": 10_000, "detect": 10_000, "submit": 10_000, "query": 10_000}
-    simulator.update_knobs(
-        render_seconds_per_audio_second=0.05,
-        render_overhead_seconds=0.5,
-        max_running_per_account=2,
-        rate_limits=unlimited,
-    )
+    cluster.crash_knobs(simulator, running=2)
 
     # Three servers, four channels, five members; a member may use any channel of theirs.
     fake = discord_fake
@@ -266,7 +246,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
             # itself; none while a backlog waits, to keep the run short.
             alive = rng.uniform(0.1, 1.5)
             states = [j.state for j in _jobs(db_path).values()]
-            unfinished = sum(1 for state in states if state not in FINAL_STATES)
+            unfinished = sum(1 for state in states if state not in cluster.FINAL_STATES)
             rendering = any(state in ("submitted", "succeeded", "delivering") for state in states)
             count = rng.randint(1, 3) if unfinished < MAX_BACKLOG else 0
             elapsed = 0.0
@@ -286,7 +266,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
         # Where the kill caught the jobs: the database is exactly as the process left it.
         posted = {m.nonce for c in channels for m in fake.messages(c)}
         for job in _jobs(db_path).values():
-            if job.state not in FINAL_STATES:
+            if job.state not in cluster.FINAL_STATES:
                 tally.caught.setdefault(job.state, set()).add(job.id)
             if job.state == "delivering" and f"emo-job-{job.id}" in posted:
                 tally.posted_unrecorded.add(job.id)
@@ -302,7 +282,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
     deadline = drain_began + DRAIN_SECONDS
     while True:
         jobs = _jobs(db_path)
-        pending = [j for j in jobs.values() if j.state not in FINAL_STATES]
+        pending = [j for j in jobs.values() if j.state not in cluster.FINAL_STATES]
         if not pending:
             break
         if loop.time() > deadline:
@@ -329,7 +309,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
         job_by_image[s.image_url] for s in submissions if s.image_url in job_by_image
     )
     orphans = len(submissions) - submits_per_job.total()
-    posts = _deliveries(fake, channels)
+    posts = cluster.result_posts(fake, channels)
     recorded = {j.image_source_url for j in jobs.values()}
     unrecorded = sum(1 for urls, _, _ in tally.sent if not urls & recorded)
 

@@ -87,3 +87,15 @@ def submits_per_job(simulator: Simulator, rows: dict[int, JobRow]) -> dict[int, 
         job_id = by_image.get(submission.image_url, -1)
         counts[job_id] = counts.get(job_id, 0) + 1
     return counts
+
+
+def crash_knobs(simulator: Simulator, *, running: int) -> None:
+    """Fast renders and no throttling, ``running`` tasks at once per account: for the tests
+    whose subject is crashes, not rate limits."""
+    unlimited = {"policy": 10_000, "detect": 10_000, "submit": 10_000, "query": 10_000}
+    simulator.update_knobs(
+        render_seconds_per_audio_second=0.05,
+        render_overhead_seconds=0.5,
+        max_running_per_account=running,
+        rate_limits=unlimited,
+    )
