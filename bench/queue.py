@@ -38,6 +38,8 @@ the same wall clock) give when each task started and finished. Reported, per sys
 
 ``python -m bench queue`` (or ``python -m bench.queue [--quick] [--runs N] [--spread F]``)
 takes about five minutes (--quick: two). It reports; it does not fail when a target is missed.
+``python -m bench.queue --processes 1 3`` runs the engine alone on the same workload as one
+and as three processes sharing a PostgreSQL, side by side instead (``bench/cluster.py``).
 """
 
 from __future__ import annotations
@@ -764,5 +766,23 @@ if __name__ == "__main__":
             default=FULL.light_spread,
             help="light jobs arrive over this fraction of the flood's duration",
         )
+        parser.add_argument(
+            "--processes",
+            type=int,
+            nargs="+",
+            metavar="N",
+            help="the engine alone as N processes on one PostgreSQL, beside 1 (bench/cluster.py)",
+        )
         options = parser.parse_args()
-        main(options.runs, quick=options.quick, scale=options.scale, spread=options.spread)
+        if options.processes:
+            from bench import cluster
+
+            cluster.main(
+                options.processes,
+                options.runs,
+                quick=options.quick,
+                scale=options.scale,
+                spread=options.spread,
+            )
+        else:
+            main(options.runs, quick=options.quick, scale=options.scale, spread=options.spread)
