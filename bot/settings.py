@@ -182,6 +182,20 @@ class Settings(BaseSettings):
         return url or None
 
     @property
+    def attachment_hosts(self) -> frozenset[str]:
+        """Hosts a member's attachments may be downloaded from: EMO_ATTACHMENT_HOSTS, plus the
+        configured Discord's own hosts when DISCORD_API_BASE_URL or DISCORD_CDN_BASE_URL
+        point at a Discord-compatible server (it serves its attachments itself)."""
+        hosts = set(self.emo_attachment_hosts)
+        for url, default in (
+            (self.discord_api_base_url, DISCORD_API),
+            (self.discord_cdn_base_url, DISCORD_CDN),
+        ):
+            if str(url).rstrip("/") != default and url.host:
+                hosts.add(url.host.lower())
+        return frozenset(hosts)
+
+    @property
     def database_path(self) -> Path:
         return self.emo_data_dir / "emo-bot.sqlite3"
 

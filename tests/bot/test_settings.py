@@ -129,3 +129,24 @@ def test_python_dash_m_bot_without_a_token_exits_2_with_one_line(tmp_path: Path)
     assert done.stderr.strip().splitlines() == [
         "Configuration error: DISCORD_TOKEN is not set (see .env.example)"
     ]
+
+
+def test_a_configured_discord_is_trusted_for_its_own_attachments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "k")
+    assert load_settings().attachment_hosts == {"cdn.discordapp.com", "media.discordapp.net"}
+    monkeypatch.setenv("DISCORD_API_BASE_URL", "http://127.0.0.1:5005/api/v10")
+    assert load_settings().attachment_hosts == {
+        "cdn.discordapp.com",
+        "media.discordapp.net",
+        "127.0.0.1",
+    }
+    monkeypatch.setenv("DISCORD_CDN_BASE_URL", "https://Files.Example.org")
+    monkeypatch.setenv("EMO_ATTACHMENT_HOSTS", "uploads.example.net")
+    assert load_settings().attachment_hosts == {
+        "uploads.example.net",
+        "127.0.0.1",
+        "files.example.org",
+    }
