@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, AnyUrl, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    AnyUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.provider.pricing import HALF_BODY_USD_PER_SECOND, HEAD_USD_PER_SECOND
@@ -16,6 +27,25 @@ DISCORD_API = "https://discord.com/api/v10"
 DISCORD_CDN = "https://cdn.discordapp.com"
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"
 DISCORD_ATTACHMENT_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
+BIND_OFF = ("", "off")  # EMO_OPS_BIND values that mean no server
+_BIND = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]\s]+)):(?P<port>\d{1,5})$")
+
+
+def split_bind(value: str) -> tuple[str, int]:
+    """``host:port`` or ``[IPv6 address]:port`` as a pair; ValueError saying what is wrong."""
+    found = _BIND.match(value.strip())
+    if found is None:
+        raise ValueError("use host:port, or [IPv6 address]:port")
+    host = found["v6"] or found["host"]
+    if found["v6"]:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError("the address in brackets is not an IPv6 address") from None
+    port = int(found["port"])
+    if not 1 <= port <= 65535:
+        raise ValueError("the port must be from 1 to 65535")
+    return host, port
 
 
 class ProviderKind(enum.StrEnum):
@@ -100,7 +130,8 @@ class Settings(BaseSettings):
     emo_s3_addressing: S3Addressing = S3Addressing.VIRTUAL
     emo_media_url_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
     emo_public_base_url: AnyHttpUrl | None = None
-    emo_media_server_bind: str = Field(default="0.0.0.0:8090", pattern=r"^[^:]+:\d{1,5}$")
+    # Loopback unless told otherwise: a TLS proxy on this host forwards to it.
+    emo_media_server_bind: str = "127.0.0.1:8090"
     emo_media_link_secret: SecretStr | None = None
     emo_max_result_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     emo_poll_min_seconds: float = Field(default=2.0, gt=0)
@@ -132,7 +163,7 @@ class Settings(BaseSettings):
     emo_log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
     emo_log_json: bool = False
     # host:port of the internal /healthz, /readyz and /metrics server; "off" (or ""): none.
-    emo_ops_bind: str = Field(default="127.0.0.1:8091", pattern=r"^((?i:off)|[^:]+:\d{1,5})?$")
+    emo_ops_bind: str = "127.0.0.1:8091"
 
     @model_validator(mode="before")
     @classmethod
@@ -145,6 +176,14 @@ class Settings(BaseSettings):
                 if key in data:
                     data[key] = _split_ids(data[key])
         return data
+
+    @field_validator("emo_media_server_bind", "emo_ops_bind")
+    @classmethod
+    def _valid_bind(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "emo_ops_bind" and value.strip().lower() in BIND_OFF:
+            return value
+        split_bind(value)
+        return value
 
     @model_validator(mode="after")
     def _key_required_for_dashscope(self) -> Settings:
@@ -213,11 +252,10 @@ def describe_validation_error(error: ValidationError) -> str:
     first = error.errors()[0]
     location = [str(part) for part in first.get("loc", ()) if str(part)]
     variable = location[0].upper() if location else ""
-    reason = first.get("msg", "invalid value")
+    reason = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     if not variable:
         # Cross-field checks name their variable inside the message.
-        message = reason.removeprefix("Value error, ")
-        return f"Configuration error: {message} (see .env.example)"
+        return f"Configuration error: {reason} (see .env.example)"
     if first.get("type") in ("missing", "string_too_short", "too_short"):
         return f"Configuration error: {variable} is not set (see .env.example)"
     return f"Configuration error: {variable} is invalid: {reason} (see .env.example)"

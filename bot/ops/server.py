@@ -20,22 +20,22 @@ from bot.errors import QuietError
 from bot.jobs.gate import ProviderGate
 from bot.jobs.repository import JobRepository
 from bot.ops.metrics import CONTENT_TYPE, Metrics
+from bot.settings import BIND_OFF, split_bind
 
 log = logging.getLogger(__name__)
 
 PING_KEY = "ops_ping"
 DATABASE_CHECK_SECONDS = 5.0
-DISABLED = ("", "off")
+
 
 GatewayCheck = Callable[[], bool]
 
 
 def parse_bind(bind: str) -> tuple[str, int] | None:
     """``host:port`` as a pair; None when the server is off ("" or "off")."""
-    if bind.strip().lower() in DISABLED:
+    if bind.strip().lower() in BIND_OFF:
         return None
-    host, _, port = bind.rpartition(":")
-    return host.strip("[]"), int(port)
+    return split_bind(bind)
 
 
 class OpsServer:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import DASHSCOPE_BEIJING, ProviderKind, Settings, SettingsError, load_settings
+from bot.settings import (
+    DASHSCOPE_BEIJING,
+    ProviderKind,
+    Settings,
+    SettingsError,
+    load_settings,
+    split_bind,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ENV_PREFIXES = ("DISCORD_", "DASHSCOPE_", "EMO_")
@@ -150,3 +157,42 @@ def test_a_configured_discord_is_trusted_for_its_own_attachments(
         "127.0.0.1",
         "files.example.org",
     }
+
+
+def test_the_media_server_listens_on_loopback_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "k")
+    assert split_bind(load_settings().emo_media_server_bind) == ("127.0.0.1", 8090)
+    monkeypatch.setenv("EMO_MEDIA_SERVER_BIND", "[::1]:8443")
+    monkeypatch.setenv("EMO_OPS_BIND", "[2001:db8::7]:9000")
+    settings = load_settings()
+    assert split_bind(settings.emo_media_server_bind) == ("::1", 8443)
+    assert split_bind(settings.emo_ops_bind) == ("2001:db8::7", 9000)
+    monkeypatch.setenv("EMO_OPS_BIND", "off")
+    assert load_settings().emo_ops_bind == "off"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("EMO_MEDIA_SERVER_BIND", "0.0.0.0:99999", "the port must be from 1 to 65535"),
+        ("EMO_MEDIA_SERVER_BIND", "0.0.0.0:0", "the port must be from 1 to 65535"),
+        ("EMO_MEDIA_SERVER_BIND", "::1:8090", "use host:port, or [IPv6 address]:port"),
+        ("EMO_MEDIA_SERVER_BIND", "8090", "use host:port, or [IPv6 address]:port"),
+        ("EMO_OPS_BIND", "[not-v6]:8091", "the address in brackets is not an IPv6 address"),
+        ("EMO_OPS_BIND", "127.0.0.1:70000", "the port must be from 1 to 65535"),
+    ],
+)
+def test_a_bad_listen_address_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "k")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        f"Configuration error: {variable} is invalid: {expected} (see .env.example)"
+    )

@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from bot.media.hosting import MediaHostError
-from bot.settings import Settings
+from bot.settings import Settings, split_bind
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +106,12 @@ class HttpHostConfig:
                 )
         else:
             secret = load_or_create_link_secret(settings.emo_data_dir / KEY_FILE)
-        host, _, port = settings.emo_media_server_bind.rpartition(":")
+        host, port = split_bind(settings.emo_media_server_bind)
         return cls(
             directory=settings.media_dir / HOSTED_DIR,
             public_base_url=str(settings.emo_public_base_url).rstrip("/"),
             bind_host=host,
-            bind_port=int(port),
+            bind_port=port,
             ttl_seconds=settings.emo_media_url_ttl_seconds,
             secret=secret,
         )
