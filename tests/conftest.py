@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+import signal
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
 from bot.simulator import Simulator, SimulatorKnobs
 from tests.fake_discord import FakeDiscord
+from tests.support import hangs
 from tests.support.bot_process import BotProcess
 from tests.support.postgres import PostgresServer, bindir, running_postgres
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 API_KEY = "sk-test-e2e-0123456789"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: object) -> Generator[None]:
+    """A test that times out prints its asyncio tasks' stacks too (tests/support/hangs.py)."""
+    yield
+    theirs = signal.getsignal(signal.SIGALRM)
+    if not callable(theirs):
+        return  # the thread method, or no timeout
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        hangs.print_tasks(item.config.get_terminal_writer())
+        theirs(signum, frame)
+
+    signal.signal(signal.SIGALRM, handler)
 
 
 @pytest.fixture
