@@ -14,7 +14,6 @@ import contextlib
 import re
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from bot.simulator import Simulator
 from bot.simulator.faces import load_cascade
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord
-from tests.support.bot_process import BotProcess
 from tests.support.e2e import attachments, started, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -44,22 +42,6 @@ def _events(path: Path) -> set[Event]:
 
 def _states(path: Path) -> dict[int, str]:
     return {int(str(a)): str(b) for a, b in _read(path, "SELECT id, state FROM jobs")}
-
-
-async def _command(bot: BotProcess, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=bot.workdir,
-        env=bot.environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_backups_under_load_a_refused_then_working_restore_and_the_jobs_resume(
@@ -89,7 +71,7 @@ async def test_backups_under_load_a_refused_then_working_restore_and_the_jobs_re
     for number in range(3):
         copy = tmp_path / f"backup-{number}.sqlite3"
         committed = _events(live)  # a reader of its own sees committed rows only
-        status, out, err = await _command(bot, "backup", str(copy))
+        status, out, err = await bot.run("backup", str(copy))
         assert status == 0, err
         assert out.startswith(f"Backed up {live} to {copy}: "), out
         during = _events(live) - committed  # written while the command ran
@@ -106,7 +88,7 @@ async def test_backups_under_load_a_refused_then_working_restore_and_the_jobs_re
 
     # --- restore: refused while the bot runs --------------------------------------------------
     before = _events(live)
-    status, out, err = await _command(bot, "restore", str(copies[0]))
+    status, out, err = await bot.run("restore", str(copies[0]))
     assert status == 1
     assert err.strip() == (
         f"Restore refused: a bot process is running on {live.parent} (it holds "
@@ -134,7 +116,7 @@ async def test_backups_under_load_a_refused_then_working_restore_and_the_jobs_re
     in_copy = _states(restored)
     unfinished = {job for job, state in in_copy.items() if state not in FINAL}
     assert unfinished, f"the first backup caught no job on its way: {in_copy}"
-    status, out, err = await _command(bot, "restore", str(restored))
+    status, out, err = await bot.run("restore", str(restored))
     assert status == 0, err
     assert out.startswith(f"Restored {restored} into {live} ("), out
     assert _events(live) == _events(restored)

@@ -14,7 +14,6 @@ import itertools
 import re
 import signal
 import socket
-import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -55,20 +54,9 @@ def _tries(log: str, service: str) -> list[tuple[datetime, str]]:
 
 
 async def _run_to_exit(bot: BotProcess, within: float = 90.0) -> tuple[int, str]:
-    """Run the bot's command to its end; its exit status and everything it logged."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=bot.workdir,
-        env=bot.environment,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), within)
-    assert process.returncode is not None
-    return process.returncode, out.decode(errors="replace")
+    """Run the bot's command to its end; its exit status and everything it printed."""
+    status, out, err = await bot.run(within=within)
+    return status, out + err
 
 
 def _discord_at(port: int) -> dict[str, str]:

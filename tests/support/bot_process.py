@@ -40,6 +40,24 @@ class BotProcess:
                 stderr=log,
             )
 
+    async def run(self, *args: str, within: float = 60.0) -> tuple[int, str, str]:
+        """``python -m bot *args`` to its end, in this bot's directory and environment (a
+        one-off command beside the bot process, not it): the exit status, stdout, stderr."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            *args,
+            cwd=self.workdir,
+            env=self.environment,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), within)
+        assert process.returncode is not None
+        return process.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
