@@ -23,6 +23,23 @@ from bot.db.database import Connection, DatabaseUnavailableError, Row
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0  # seconds to get a connection before the database counts as down
+# Every session's bounds: a statement waits at most LOCK_TIMEOUT for a lock (a named lock
+# included) and then fails as a conflict, which is retried; a transaction left idle by a
+# frozen process is ended by the server, so its locks cannot hold every process up.
+LOCK_TIMEOUT_MS = 15_000
+IDLE_IN_TRANSACTION_MS = 60_000
+SESSION_OPTIONS = (
+    f"-c lock_timeout={LOCK_TIMEOUT_MS}"
+    f" -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+)
+# The server gave up one transaction to let another go on (a deadlock, a serialisation
+# failure, a lock wait past LOCK_TIMEOUT): the server is fine, and the work is tried again.
+_CONFLICTS = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.TransactionRollback,
+    psycopg.errors.LockNotAvailable,
+)
 
 
 def to_psycopg(sql: str) -> str:
@@ -49,6 +66,10 @@ class _Health:
     def watch(self) -> Iterator[None]:
         try:
             yield
+        except _CONFLICTS as error:
+            # Not an outage: one line, and the caller's loop tries again as after one.
+            log.warning("database conflict (%s), tried again", type(error).__name__)
+            raise DatabaseUnavailableError("conflict", type(error).__name__) from None
         except (psycopg.OperationalError, PoolTimeout) as error:
             detail = _first_line(error)
             if self._down_since is None:
@@ -131,7 +152,7 @@ class PostgresDatabase:
             url,
             min_size=1,
             max_size=max_connections,
-            kwargs={"row_factory": dict_row, "autocommit": True},
+            kwargs={"row_factory": dict_row, "autocommit": True, "options": SESSION_OPTIONS},
             # A connection is checked as it is handed out: after a server restart the pool
             # replaces its dead connections instead of failing one request per connection.
             check=AsyncConnectionPool.check_connection,

@@ -84,10 +84,58 @@ async def test_a_database_of_the_single_process_release_gains_the_cluster_column
             " upload_limit_bytes, image_source_url, audio_source_url, created_at, updated_at)"
             " VALUES ('queued', 2, 3, 'en', 'normal', '1:1', 100, 'a', 'b', now(), now())"
         )
-        assert (await migrate(db, SCHEMAS))["jobs"] == 2
+        assert (await migrate(db, SCHEMAS))["jobs"] == len(jobs_schema.SCHEMA.scripts("postgres"))
         row = await db.fetch_one("SELECT state, lease_owner, slot_held_until FROM jobs")
         assert row is not None
         assert (row["state"], row["lease_owner"], row["slot_held_until"]) == ("queued", None, None)
         assert await db.fetch_all("SELECT * FROM provider_slots") == []
+    finally:
+        await db.close()
+
+
+async def test_a_deadlock_is_a_conflict_to_retry_not_an_outage(
+    caplog: pytest.LogCaptureFixture, postgres_server: PostgresServer
+) -> None:
+    """Two transactions lock two rows in opposite orders: the server ends one of them. That
+    one is retried as after an outage, but the database is not reported unreachable."""
+    db = await PostgresDatabase.open(postgres_server.create_database())
+    try:
+        await db.execute("CREATE TABLE pair (id INTEGER PRIMARY KEY, n INTEGER)")
+        await db.execute("INSERT INTO pair VALUES (1, 0), (2, 0)")
+        both_hold_one = asyncio.Barrier(2)
+
+        async def lock_in_order(first: int, second: int) -> None:
+            async with db.transaction() as tx:
+                await tx.execute("UPDATE pair SET n = n + 1 WHERE id = ?", (first,))
+                await both_hold_one.wait()
+                await tx.execute("UPDATE pair SET n = n + 1 WHERE id = ?", (second,))
+
+        caplog.set_level(logging.WARNING, logger="bot.db.postgres")
+        outcomes = await asyncio.gather(
+            lock_in_order(1, 2), lock_in_order(2, 1), return_exceptions=True
+        )
+        conflicts = [o for o in outcomes if isinstance(o, DatabaseUnavailableError)]
+        assert len(conflicts) == 1, outcomes
+        assert conflicts[0].kind == "conflict"
+        assert outcomes.count(None) == 1
+        assert db.reachable  # /readyz stays ready: the server answered throughout
+        lines = [r.getMessage() for r in caplog.records if r.name == "bot.db.postgres"]
+        assert lines == ["database conflict (DeadlockDetected), tried again"]
+        assert not any("unreachable" in line for line in lines)
+    finally:
+        await db.close()
+
+
+async def test_every_session_bounds_its_lock_waits(postgres_server: PostgresServer) -> None:
+    """A named lock held by a frozen transaction holds the others up for LOCK_TIMEOUT at
+    most; then theirs fails as a conflict (and is retried), never waits for ever."""
+    db = await PostgresDatabase.open(postgres_server.create_database())
+    try:
+        row = await db.fetch_one("SHOW lock_timeout")
+        assert row is not None
+        assert row["lock_timeout"] == "15s"
+        row = await db.fetch_one("SHOW idle_in_transaction_session_timeout")
+        assert row is not None
+        assert row["idle_in_transaction_session_timeout"] == "1min"
     finally:
         await db.close()
