@@ -8,14 +8,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import secrets
 import signal
 import sys
 from collections.abc import Sequence
-from urllib.parse import unquote, urlsplit
+
+from pydantic import SecretStr
 
 from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_discord_login, load_settings
 
 log = logging.getLogger("bot")
 
@@ -32,9 +34,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     commands = parser.add_subparsers(
         dest="command",
-        metavar="{run,animate,resume-provider,sync-commands,doctor,migrate,copy-db,backup,restore}",
+        metavar="{run,animate,resume-provider,sync-commands,invite,doctor,migrate,copy-db,backup,"
+        "restore}",
     )
     commands.add_parser("run", help="start the bot (the default)")
+    commands.add_parser(
+        "invite", help="print the link that adds the bot to a server, with the permissions it needs"
+    )
     commands.add_parser(
         "migrate", help="bring the database's tables up to date now (start-up does it too)"
     )
@@ -73,17 +79,28 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """Every secret value the logs must never show."""
-    values = [
-        settings.discord_token,
-        settings.dashscope_api_key,
-        settings.emo_s3_secret_access_key,
-        settings.emo_media_link_secret,
-        settings.emo_database_url,
+    """Every secret value the logs must never show: each SecretStr setting, and the database
+    URL's password as written and decoded."""
+    found = [
+        value.get_secret_value()
+        for name in Settings.model_fields
+        if isinstance(value := getattr(settings, name), SecretStr)
     ]
-    found = [value.get_secret_value() for value in values if value is not None]
-    password = urlsplit(settings.database_url).password if settings.database_url else None
-    return [*found, *([unquote(password)] if password else [])]
+    if settings.database_url:
+        from bot.db.copy import secrets_in  # never raises, even on a malformed URL
+
+        found += secrets_in(settings.database_url)
+    return found
+
+
+def _secrets_in_environment() -> list[str]:
+    """Before the settings are read: the values of the secret variables in the environment."""
+    names = {
+        name.upper()
+        for name, field in Settings.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+    }
+    return [value for key, value in os.environ.items() if key.upper() in names]
 
 
 def _database_unreachable(error: Exception) -> int:
@@ -95,6 +112,13 @@ def _database_unreachable(error: Exception) -> int:
     return EXIT_CONFIG
 
 
+def _database_refused(error: Exception) -> int:
+    """A database that cannot be used as it is (read-only, full, damaged, newer, moved):
+    one line naming the problem and what to do, no traceback."""
+    print(f"Database error: {error}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
 def _configure_logging(settings: Settings, level: str) -> None:
     configure_logging(level, json_lines=settings.emo_log_json, secrets=secrets_of(settings))
 
@@ -103,8 +127,7 @@ async def _serve(settings: Settings) -> int:
     # Imported here so a configuration error is reported without loading discord.py.
     from bot.core import open_core
     from bot.db import lock
-    from bot.db.copy import DatabaseMovedError
-    from bot.db.database import DatabaseUnavailableError
+    from bot.db.database import DatabaseStartError, DatabaseUnavailableError
     from bot.startup import StartupGaveUpError, stop_summary, unfinished_jobs
     from bot.wiring import TokenRejectedError, run_bot
 
@@ -137,9 +160,8 @@ async def _serve(settings: Settings) -> int:
         return EXIT_CONFIG
     except DatabaseUnavailableError as error:
         return _database_unreachable(error)
-    except DatabaseMovedError as error:
-        print(f"Database error: {error}", file=sys.stderr)
-        return EXIT_CONFIG
+    except DatabaseStartError as error:
+        return _database_refused(error)
     except StartupGaveUpError:
         return EXIT_RESTART  # its last line said why
     except asyncio.CancelledError:
@@ -154,6 +176,7 @@ async def _serve(settings: Settings) -> int:
 
 async def _sync_commands(settings: Settings, guild_id: int | None) -> int:
     from bot.core import open_core
+    from bot.db.database import DatabaseStartError
     from bot.wiring import TokenRejectedError, sync_commands
 
     quiet = settings.model_copy(update={"emo_ops_bind": "off"})  # no server for a one-off
@@ -163,22 +186,43 @@ async def _sync_commands(settings: Settings, guild_id: int | None) -> int:
     except TokenRejectedError:
         print("Configuration error: DISCORD_TOKEN was rejected by Discord (see .env.example)")
         return EXIT_CONFIG
+    except DatabaseStartError as error:
+        return _database_refused(error)
     where = f"in server {guild_id}" if guild_id else "globally (may take up to an hour to show)"
     print(f"Registered {count} commands {where}.")
     return 0
 
 
+def _invite() -> int:
+    """Needs only DISCORD_TOKEN (and DISCORD_API_BASE_URL for a Discord-compatible server)."""
+    from bot.invite import print_invite
+
+    try:
+        login = load_discord_login()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging("warning", secrets=[login.discord_token.get_secret_value()])
+    return asyncio.run(print_invite(login))
+
+
 async def _migrate(settings: Settings) -> int:
     from bot.core import SCHEMAS, connect_database
-    from bot.db.database import DatabaseUnavailableError
+    from bot.db.database import DatabaseStartError, DatabaseUnavailableError
+    from bot.db.failures import diagnosed
     from bot.db.migrations import migrate
 
     try:
         db = await connect_database(settings)
     except DatabaseUnavailableError as error:
         return _database_unreachable(error)
+    except DatabaseStartError as error:
+        return _database_refused(error)
     try:
-        reached = await migrate(db, SCHEMAS)
+        with diagnosed(settings.database_path if settings.database_url is None else None):
+            reached = await migrate(db, SCHEMAS)
+    except DatabaseStartError as error:
+        return _database_refused(error)
     finally:
         await db.close()
     versions = ", ".join(f"{name} v{version}" for name, version in sorted(reached.items()))
@@ -189,11 +233,15 @@ async def _migrate(settings: Settings) -> int:
 async def _resume_provider(settings: Settings) -> int:
     """Lift the pause for every bot process sharing the database (they read it from there)."""
     from bot.core import open_database
+    from bot.db.database import DatabaseStartError
     from bot.db.meta import MetaStore
     from bot.jobs.gate import ProviderGate
 
-    async with open_database(settings) as db:
-        resumed = await ProviderGate(MetaStore(db)).resume("command line")
+    try:
+        async with open_database(settings) as db:
+            resumed = await ProviderGate(MetaStore(db)).resume("command line")
+    except DatabaseStartError as error:
+        return _database_refused(error)
     print("Submissions resumed." if resumed else "Submissions were not paused.")
     return 0
 
@@ -216,10 +264,18 @@ async def _copy_db(source: str, url: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Every file and folder the bot creates is its own (0600, 0700): the database, its
+    # journals, media, backups.
+    os.umask(0o077)
+    # Redacted from the first line on: a traceback, a warning or a print before the settings
+    # are read goes through the same redaction (the secrets in the environment).
+    configure_logging("warning", secrets=_secrets_in_environment())
     args = _parse_args(argv)
     command = args.command or "run"
     if command == "copy-db":
         return asyncio.run(_copy_db(args.sqlite_file, args.postgres_url))
+    if command == "invite":
+        return _invite()
     overrides: dict[str, object] = {}
     if command == "animate" and args.simulate:
         overrides["emo_provider"] = "simulator"
@@ -229,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
+    _configure_logging(settings, "warning")  # every secret known now, those in .env too
     if command == "sync-commands":
         _configure_logging(settings, "warning")
         return asyncio.run(_sync_commands(settings, args.guild))

@@ -27,6 +27,7 @@ from bot.cluster.signals import PostgresSignals, Signals
 from bot.db import meta as meta_schema
 from bot.db.copy import refuse_if_moved
 from bot.db.database import Database
+from bot.db.failures import diagnosed
 from bot.db.meta import MetaStore
 from bot.db.migrations import Schema, migrate
 from bot.db.postgres import PostgresDatabase
@@ -87,11 +88,14 @@ async def connect_database(settings: Settings) -> Database:
 
 @contextlib.asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
-    """The database, migrated (several processes starting together take turns)."""
+    """The database, migrated (several processes starting together take turns). A SQLite
+    file that cannot be used (read-only, full, damaged) is a StorageError naming why."""
     db = await connect_database(settings)
     try:
-        await migrate(db, SCHEMAS)
-        if settings.database_url is None:
+        sqlite_file = settings.database_path if settings.database_url is None else None
+        with diagnosed(sqlite_file):
+            await migrate(db, SCHEMAS)
+        if sqlite_file is not None:
             await refuse_if_moved(db)  # copy-db moved this file's jobs to PostgreSQL
         yield db
     finally:

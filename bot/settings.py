@@ -268,6 +268,23 @@ class _DiscordTokenRequired(BaseSettings):
     discord_token: SecretStr = Field(min_length=1)
 
 
+class DiscordLogin(BaseSettings):
+    """The part of the settings a REST-only command (``python -m bot invite``) needs: no
+    provider key, so an operator can invite the bot before having one."""
+
+    model_config = Settings.model_config
+    discord_token: SecretStr = Field(min_length=1)
+    discord_api_base_url: AnyHttpUrl = AnyHttpUrl(DISCORD_API)
+
+
+def load_discord_login() -> DiscordLogin:
+    """DISCORD_TOKEN and DISCORD_API_BASE_URL alone; raise SettingsError on bad input."""
+    try:
+        return DiscordLogin()
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
 def load_settings(*, require_discord: bool = True, **overrides: object) -> Settings:
     """Build the settings from the environment and ``.env``; raise SettingsError on bad input."""
     try:

@@ -14,6 +14,7 @@ import itertools
 import re
 import signal
 import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -177,11 +178,13 @@ async def test_an_unreachable_provider_is_tried_again_before_discord_is_joined(
 async def test_an_unexpected_error_at_start_is_logged_once_with_a_reference(
     bot_process: BotFactory, tmp_path: Path
 ) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "emo-bot.sqlite3").write_bytes(b"not a database, but a damaged file " * 200)
     bot = bot_process()
     bot.workdir.mkdir(parents=True)
+    # Not a damaged file or a full disk (those are one line, exit 2): a table gone missing.
+    status, _, err = await bot.run("migrate")
+    assert status == 0, err
+    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "emo-bot.sqlite3")) as db:
+        db.execute("DROP TABLE meta")
     status, log = await _run_to_exit(bot)
     assert status == 1, log
     assert log.count("Traceback") == 1, log
@@ -190,7 +193,7 @@ async def test_an_unexpected_error_at_start_is_logged_once_with_a_reference(
     assert re.fullmatch(
         r"the bot stopped on an unexpected error \(reference [0-9a-f]{8}\)", errors[0][3]
     )
-    assert "file is not a database" in log
+    assert "no such table: meta" in log
 
 
 # --- what each cause reads like, against real failures on loopback --------------------------

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.db import lock
+from bot.db.files import private_file
 
 OPEN_TIMEOUT = 1.0  # seconds a restore waits for the live database's lock before refusing
 
@@ -116,10 +117,22 @@ def _check(connection: sqlite3.Connection, path: Path, known: Mapping[str, int])
         if not legacy:
             raise BackupError(f"{path} is not an emo-bot database (no schema_versions table)")
     for component, version in sorted(versions.items()):
+        if known and component not in known:
+            raise BackupError(
+                f"{path} was written by a newer bot: it has {component} tables (version "
+                f"{version}), which this bot does not know; restore it with that version"
+            )
         if component in known and version > known[component]:
             raise BackupError(
                 f"{path} was written by a newer bot: its {component} tables are at version "
                 f"{version}, this bot knows {known[component]}; restore it with that version"
+            )
+    if known and versions:
+        (mark,) = connection.execute("PRAGMA user_version").fetchone()
+        if mark:  # the bot keeps it at 0 once on per-package versions
+            raise BackupError(
+                f"{path} was written by a newer bot: its schema version (PRAGMA "
+                f"user_version) is {mark}; restore it with that version"
             )
     rows = {
         name: int(connection.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
@@ -151,6 +164,7 @@ def backup(live: Path, target: Path, *, busy_timeout: float) -> CopyReport:
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     partial.unlink(missing_ok=True)
     try:
+        private_file(partial)  # 0600 from the start: it holds every row
         # mode=rw: never create an empty database where the live one should be.
         with (
             _connection(f"file:{live}?mode=rw", uri=True, timeout=busy_timeout) as source,
@@ -162,7 +176,7 @@ def backup(live: Path, target: Path, *, busy_timeout: float) -> CopyReport:
         _fsync(partial)
         os.replace(partial, target)
         _fsync(target.parent)
-    except sqlite3.Error as error:
+    except (sqlite3.Error, OSError) as error:
         raise BackupError(f"the backup of {live} failed: {error}") from None
     finally:
         partial.unlink(missing_ok=True)
@@ -191,10 +205,10 @@ def restore(copy: Path, live: Path, known: Mapping[str, int], *, data_dir: Path)
 
 
 def _restore_alone(copy: Path, live: Path, checked: CopyReport) -> RestoreReport:
-    live.parent.mkdir(parents=True, exist_ok=True)
     existed = live.exists()
     kept: Path | None = None
     try:
+        private_file(live)
         with _connection(live, timeout=OPEN_TIMEOUT) as target:
             # Exclusive locking mode keeps every lock taken until the connection closes; the
             # switch out of WAL needs the database alone, and checkpoints what the WAL holds.
@@ -212,6 +226,7 @@ def _restore_alone(copy: Path, live: Path, checked: CopyReport) -> RestoreReport
             if existed:
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
                 kept = live.with_name(f"{live.name}.before-restore-{stamp}")
+                private_file(kept)
                 with _connection(kept) as aside:
                     target.backup(aside)
                     aside.execute("PRAGMA journal_mode=DELETE")
@@ -224,6 +239,6 @@ def _restore_alone(copy: Path, live: Path, checked: CopyReport) -> RestoreReport
                     f"it replaced is {kept}",
                     changed=True,
                 )
-    except sqlite3.Error as error:
+    except (sqlite3.Error, OSError) as error:
         raise BackupError(f"the restore into {live} failed: {error}") from None
     return RestoreReport(restored=checked, kept=kept)

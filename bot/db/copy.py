@@ -24,7 +24,13 @@ import aiosqlite
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from bot.db.database import Connection, Database, DatabaseUnavailableError, Row
+from bot.db.database import (
+    Connection,
+    Database,
+    DatabaseStartError,
+    DatabaseUnavailableError,
+    Row,
+)
 from bot.db.meta import MetaStore
 from bot.db.migrations import Schema, SchemaTooNewError, migrate
 from bot.db.postgres import PostgresDatabase
@@ -51,7 +57,7 @@ MOVED_KEY = "database_moved_to"
 """Written into the SQLite file's meta table once its rows are in PostgreSQL."""
 
 
-class DatabaseMovedError(RuntimeError):
+class DatabaseMovedError(DatabaseStartError):
     """A bot was started on a SQLite file that copy-db moved to PostgreSQL: running its jobs
     from the file as well would submit and post them twice."""
 

@@ -30,6 +30,12 @@ class DatabaseUnavailableError(QuietError, RuntimeError):
         self.detail = detail
 
 
+class DatabaseStartError(RuntimeError):
+    """The database cannot be used as it is, and retrying will not change that (a read-only
+    or full disk, a damaged file, a newer bot's schema). The message is one line naming the
+    problem and what to do; the process says it and exits with status 2."""
+
+
 class Connection(Protocol):
     """Statements on one connection: inside a transaction, or a read on its own."""
 

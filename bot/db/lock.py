@@ -16,6 +16,9 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+from bot.db.failures import diagnose
+from bot.db.files import FILE_MODE, private_folder
+
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "emo-bot.lock"
@@ -35,16 +38,23 @@ def lock_path(data_dir: Path) -> Path:
 
 
 def _open(data_dir: Path) -> int:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return os.open(lock_path(data_dir), os.O_RDWR | os.O_CREAT, 0o644)
+    private_folder(data_dir)
+    return os.open(lock_path(data_dir), os.O_RDWR | os.O_CREAT, FILE_MODE)
 
 
 @contextlib.asynccontextmanager
 async def holding(data_dir: Path) -> AsyncIterator[None]:
     """Hold the data directory for a running bot: shared with other bot processes; waits
     (cancellably) while a restore has it. A file system without locks only costs the
-    restore's check, never the start."""
-    fd = _open(data_dir)
+    restore's check, never the start; a directory that cannot be written (read-only, full,
+    forbidden) is a StorageError that says so."""
+    try:
+        fd = _open(data_dir)
+    except OSError as error:
+        found = diagnose(data_dir, error)
+        if found is None:
+            raise
+        raise found from error
     try:
         waited = False
         while True:

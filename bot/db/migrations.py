@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.db import legacy
-from bot.db.database import Connection, Database
+from bot.db.database import Connection, Database, DatabaseStartError
 from bot.db.scripts import statements
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,28 @@ class Schema:
         return self.migrations.get(dialect, ())
 
 
-class SchemaTooNewError(RuntimeError):
-    """The database was written by a newer version of the bot: refuse rather than guess."""
+LEGACY = "legacy"
+"""The component named when ``PRAGMA user_version`` is what is too new."""
+
+_CURE = "run the newer bot, or restore a backup made by this version"
+
+
+class SchemaTooNewError(DatabaseStartError):
+    """The database was written by a newer version of the bot: refuse rather than guess.
+
+    ``known`` is 0 for a component this bot has never heard of (a newer bot's tables)."""
 
     def __init__(self, component: str, found: int, known: int) -> None:
-        super().__init__(
-            f"the database's {component} tables are at version {found}, this bot knows "
-            f"{known}: run the newer bot, or restore a backup made by this version"
-        )
+        if component == LEGACY:
+            what = f"the database's schema version (PRAGMA user_version) is {found}"
+            knows = f"this bot knows up to {known}" if known else "this bot keeps it at 0"
+        elif known == 0:
+            what = f"the database has {component} tables at version {found}"
+            knows = "this bot has no such tables"
+        else:
+            what = f"the database's {component} tables are at version {found}"
+            knows = f"this bot knows {known}"
+        super().__init__(f"{what}, {knows}: {_CURE}")
         self.component = component
         self.found = found
         self.known = known
@@ -54,6 +68,22 @@ async def versions(connection: Connection) -> dict[str, int]:
     return {str(row["component"]): int(row["version"]) for row in rows}
 
 
+async def _adopt_legacy(tx: Connection, reached: dict[str, int]) -> dict[str, int]:
+    """A database from before per-package migrations: converted to the baselines. Once
+    converted, ``user_version`` stays 0, so any other value is a newer bot's mark."""
+    newest = len(legacy.LEGACY_MIGRATIONS)
+    if not reached:
+        try:
+            return await legacy.adopt(tx)
+        except legacy.LegacyTooNewError as error:
+            raise SchemaTooNewError(LEGACY, error.version, newest) from None
+    row = await tx.fetch_one("PRAGMA user_version")
+    version = int(row["user_version"]) if row else 0
+    if version != 0:
+        raise SchemaTooNewError(LEGACY, version, 0)
+    return reached
+
+
 async def migrate(db: Database, schemas: Sequence[Schema]) -> dict[str, int]:
     """Bring every component up to date; return the versions reached."""
     async with db.transaction() as tx:
@@ -61,14 +91,12 @@ async def migrate(db: Database, schemas: Sequence[Schema]) -> dict[str, int]:
         await tx.lock("emo-bot schema migrations")
         await tx.execute(VERSIONS_TABLE)
         reached = await versions(tx)
-        if not reached and db.dialect == "sqlite":
-            # A database from before per-package migrations: convert it to the baselines.
-            try:
-                reached = await legacy.adopt(tx)
-            except legacy.LegacyTooNewError as error:
-                raise SchemaTooNewError(
-                    "legacy", error.version, len(legacy.LEGACY_MIGRATIONS)
-                ) from None
+        if db.dialect == "sqlite":
+            reached = await _adopt_legacy(tx, reached)
+        known = {schema.component for schema in schemas}
+        for component, version in sorted(reached.items()):
+            if component not in known:  # a newer bot's package: its rows would be ignored
+                raise SchemaTooNewError(component, version, 0)
 
         for schema in schemas:
             scripts = schema.scripts(db.dialect)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 import aiosqlite
 
 from bot.db.database import Connection, Row
+from bot.db.failures import check_storage, diagnose
+from bot.db.files import private_file
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,28 @@ async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
     return db
 
 
+async def _roll_back(db: aiosqlite.Connection, error: BaseException) -> None:
+    """End the transaction ``error`` interrupted, so the next one can begin; ``error``
+    stays the one raised.
+
+    After an error from SQLite, roll back only a transaction still open: a full disk or a
+    failed COMMIT may have ended it, and a ROLLBACK would then fail with "cannot rollback",
+    hiding the real error. After a cancellation, the statement awaited (BEGIN waiting for
+    another process's lock, or any other) may still be running on the connection's thread,
+    and whether it leaves a transaction open is not known yet: ROLLBACK is queued behind
+    it all the same (the thread runs them in order, so it runs even if this wait is
+    cancelled too), and "no transaction is active" is then no error.
+    """
+    cancelled = isinstance(error, asyncio.CancelledError)
+    if not cancelled and not db.in_transaction:
+        return
+    try:
+        await db.execute("ROLLBACK")
+    except sqlite3.Error as failure:
+        if db.in_transaction:
+            log.warning("database: rollback after %r failed: %s", error, failure)
+
+
 class SqliteDatabase(_SqliteConnection):
     """The Database protocol on one SQLite file."""
 
@@ -103,13 +128,22 @@ class SqliteDatabase(_SqliteConnection):
     async def open(
         cls, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
     ) -> SqliteDatabase:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(path, busy_timeout)
+        """Open (or create, 0600) the file. A read-only, full or forbidden disk, or a damaged
+        file, is a StorageError that says so (before any thread is left running)."""
         try:
-            reader = await _connect(path, busy_timeout)
-        except BaseException:
-            await writer.close()
-            raise
+            private_file(path)
+            check_storage(path)
+            writer = await _connect(path, busy_timeout)
+            try:
+                reader = await _connect(path, busy_timeout)
+            except BaseException:
+                await writer.close()
+                raise
+        except (sqlite3.Error, OSError) as error:
+            found = diagnose(path, error)
+            if found is None:
+                raise
+            raise found from error
         return cls(writer, reader)
 
     @contextlib.asynccontextmanager
@@ -118,16 +152,13 @@ class SqliteDatabase(_SqliteConnection):
             if self._closed:
                 raise RuntimeError("the database is closed")
             db = self._writer
-            await db.execute("BEGIN IMMEDIATE")
             try:
+                await db.execute("BEGIN IMMEDIATE")
                 yield _SqliteConnection(db)
-            except BaseException:
-                # Only an open transaction can be rolled back: a failed COMMIT or a full
-                # disk may already have ended it, and ROLLBACK would then hide the error.
-                if db.in_transaction:
-                    await db.execute("ROLLBACK")
+                await db.execute("COMMIT")
+            except BaseException as error:
+                await _roll_back(db, error)
                 raise
-            await db.execute("COMMIT")
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         """A single write statement, as its own transaction."""
@@ -144,5 +175,9 @@ class SqliteDatabase(_SqliteConnection):
             if self._closed:
                 return
             self._closed = True
-            await self._writer.close()
-        await self._reader.close()
+            try:
+                await self._writer.close()
+            finally:
+                # Whatever happened to the writer: a connection left open keeps its thread,
+                # and the process could never exit.
+                await self._reader.close()

@@ -24,6 +24,8 @@ RESULT_NAME = "result.mp4"
 FITTED_NAME = "result-fitted.mp4"
 OUTPUT_NAMES = frozenset({RESULT_NAME, FITTED_NAME})
 _FOLDER = re.compile(r"job-([0-9]{1,18})")
+FILE_MODE = 0o600  # a member's files are the bot's alone (``python -m bot`` sets umask 077)
+FOLDER_MODE = 0o700
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,11 @@ class MediaCache:
         """Copy ``original``'s converted inputs as ``job_id``'s sources; False when gone."""
         if not self.has_inputs(original):
             return False
-        self.folder(job_id).mkdir(parents=True, exist_ok=True)
+        self.folder(job_id).mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         for kind in CONVERTED_NAMES:
-            shutil.copyfile(self.converted(original, kind), self.source(job_id, kind))
+            copy = self.source(job_id, kind)
+            shutil.copyfile(self.converted(original, kind), copy)
+            copy.chmod(FILE_MODE)
         return True
 
     def delete(self, job_id: int, *, inputs: bool, outputs: bool) -> Deleted:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 PING_KEY = "ops_ping"
 DATABASE_CHECK_SECONDS = 5.0
+WRITE_CHECK_SECONDS = 60.0
+"""/readyz reads the database on every hit, and writes (the ``ops_ping`` value) at most this
+often: a probe every few seconds must not keep the writer busy, nor grow the WAL."""
+WRITE_RETRY_SECONDS = 5.0  # after a failed write: the next try (hits in between say 503)
 
 
 GatewayCheck = Callable[[], bool]
@@ -49,6 +53,8 @@ class OpsServer:
         jobs: JobRepository,
         meta: MetaStore,
         gate: ProviderGate,
+        write_every: float = WRITE_CHECK_SECONDS,
+        write_retry: float = WRITE_RETRY_SECONDS,
     ) -> None:
         self._address = parse_bind(bind)
         self._metrics = metrics
@@ -59,6 +65,10 @@ class OpsServer:
         self._gateway_check: GatewayCheck = lambda: True
         self._runner: web.AppRunner | None = None
         self.port: int | None = None  # the bound port, once listening
+        self._write_every = write_every
+        self._write_retry = write_retry
+        self._wrote: bool | None = None  # the last write check: None before the first
+        self._write_due = 0.0  # loop time of the next write check
 
     def set_gateway_check(self, check: GatewayCheck) -> None:
         """Tell /readyz how to know the Discord gateway is connected."""
@@ -113,7 +123,7 @@ class OpsServer:
         except Exception:
             log.exception("gateway check failed")
             gateway = False
-        database = await self._database_writable()
+        database = await self._database_ready()
         try:
             provider = "ok" if await self._gate.current() is None else "paused"
         except QuietError:
@@ -125,15 +135,27 @@ class OpsServer:
         ready = gateway and database and provider == "ok"
         return web.json_response(body, status=200 if ready else 503)
 
-    async def _database_writable(self) -> bool:
+    async def _database_ready(self) -> bool:
+        """A read on every hit; a write when one is due (its outcome stands until the next)."""
+        if not await self._check(self._meta.get(PING_KEY), "readable"):
+            return False
+        now = asyncio.get_running_loop().time()
+        if now >= self._write_due:
+            # Set before the write: hits meanwhile report the last outcome, not a new write.
+            self._write_due = now + self._write_every
+            wrote = await self._check(self._meta.set(PING_KEY, utcnow().isoformat()), "writable")
+            self._wrote = wrote
+            if not wrote:
+                self._write_due = asyncio.get_running_loop().time() + self._write_retry
+        return bool(self._wrote)
+
+    async def _check(self, query: Awaitable[object], what: str) -> bool:
         try:
-            await asyncio.wait_for(
-                self._meta.set(PING_KEY, utcnow().isoformat()), DATABASE_CHECK_SECONDS
-            )
+            await asyncio.wait_for(query, DATABASE_CHECK_SECONDS)
         except (QuietError, TimeoutError):
             return False  # the database layer logged the outage, once
         except Exception:
-            log.exception("database is not writable")
+            log.exception("database is not %s", what)
             return False
         return True
 

@@ -111,6 +111,10 @@ class DiscordState:
         # Like real Discord, the bot user's id equals the application's id.
         self.bot_user_id = self.application_id
         self.application_name = bot_name
+        # The Developer Portal's "Public Bot" and "Requires OAuth2 Code Grant" switches, as
+        # GET /oauth2/applications/@me reports them (knobs: set them on the fake).
+        self.application_public = True
+        self.application_requires_code_grant = False
         self.users[self.bot_user_id] = FakeUser(self.bot_user_id, bot_name, bot=True)
         self.owner_user_id = self.ids.next()
         self.users[self.owner_user_id] = FakeUser(self.owner_user_id, "guild-owner")
