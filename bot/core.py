@@ -44,7 +44,8 @@ from bot.jobs.repository import JobRepository
 from bot.jobs.service import AnimateService
 from bot.jobs.sql import SqlJobRepository
 from bot.media.cache import MediaCache
-from bot.media.hosting import open_media_host
+from bot.media.hosting import MediaHost, open_media_host
+from bot.media.sources import SourcePolicy
 from bot.ops import Metrics, OpsServer
 from bot.provider.client import DashScopeClient
 from bot.settings import ProviderKind, Settings
@@ -114,6 +115,7 @@ class Core:
         client: DashScopeClient,
         preparer: InputPreparer,
         metrics: Metrics,
+        host: MediaHost | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -133,7 +135,11 @@ class Core:
         self.cards: CardRepository = cards_sql.SqlCardRepository(db)
         self.cache = MediaCache(settings.media_dir)
         self.guilds: GuildServices = build_guild_services(
-            settings, jobs=self.jobs, guilds=guilds_sql.SqlGuildRepository(db), cache=self.cache
+            settings,
+            jobs=self.jobs,
+            guilds=guilds_sql.SqlGuildRepository(db),
+            cache=self.cache,
+            host=host,  # retention deletes the re-hosted copies with the inputs
         )
         self.engine = Engine(
             EngineParts(
@@ -229,6 +235,7 @@ def engine_limits(settings: Settings) -> EngineLimits:
         retry_base_delay=settings.emo_retry_base_seconds,
         submit_timeout_seconds=settings.emo_http_timeout_seconds,
         max_result_bytes=settings.emo_max_result_bytes,
+        result_hosts=settings.emo_result_hosts,
         render_seconds_per_audio_second=settings.emo_render_seconds_per_audio_second,
         stuck_task_seconds=settings.emo_stuck_task_seconds,
         probe_interval_seconds=settings.emo_probe_interval_seconds,
@@ -271,12 +278,15 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
             host=host,
             cache=MediaCache(settings.media_dir),
             limits=PreparationLimits(
-                allowed_hosts=settings.attachment_hosts,
+                sources=SourcePolicy.https_from(
+                    settings.attachment_hosts, trusted_urls=settings.configured_discord_urls
+                ),
                 max_input_bytes=settings.emo_max_input_bytes,
                 max_pixels=settings.emo_max_image_pixels,
                 max_image_side=settings.emo_max_image_side,
                 provider_retries=settings.emo_provider_retries,
                 allow_local_files=local_files,
+                max_preparations=settings.emo_max_preparations,
             ),
         )
         core = Core(
@@ -286,6 +296,7 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
             client=client,
             preparer=preparer,
             metrics=metrics,
+            host=host,
         )
         stack.push_async_callback(core.close)
         await stack.enter_async_context(core.ops.running())

@@ -30,6 +30,11 @@ class MessageKey(enum.StrEnum):
     AUDIO_TOO_LONG = "audio_too_long"
     AUDIO_TOO_SHORT = "audio_too_short"
     AUDIO_SILENT = "audio_silent"
+    # Hostile or unusual media (bot/media/): refused within bounded time and memory.
+    AUDIO_LONGER_THAN = "audio_longer_than"
+    AUDIO_TOO_MANY_STREAMS = "audio_too_many_streams"
+    AUDIO_SAMPLE_RATE = "audio_sample_rate"
+    MEDIA_TOO_COSTLY = "media_too_costly"
     FILE_TOO_LARGE = "file_too_large"
     ATTACHMENT_UNAVAILABLE = "attachment_unavailable"
     NO_FACE = "no_face"
@@ -42,6 +47,12 @@ class MessageKey(enum.StrEnum):
     PROVIDER_UNAVAILABLE = "provider_unavailable"
     RENDER_FAILED = "render_failed"
     RESULT_EXPIRED = "result_expired"
+    # The result's download (bot/jobs/delivery.py): where it came from, its size, the disk.
+    RESULT_SOURCE_REFUSED = "result_source_refused"
+    RESULT_OVER_CAP = "result_over_cap"
+    RESULT_NOT_STORED = "result_not_stored"
+    RESULT_UNREACHABLE = "result_unreachable"
+    RESULT_NOT_VIDEO = "result_not_video"
     SUBMIT_UNCERTAIN = "submit_uncertain"
     DELIVERY_FAILED = "delivery_failed"
     MEMBER_BUSY = "member_busy"
@@ -291,6 +302,22 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "The recording seems to be silent. Record again closer to the microphone, and "
             "check that the right file is attached."
         ),
+        MessageKey.AUDIO_LONGER_THAN: (
+            "The recording is longer than {limit} s, the limit. Upload a shorter recording."
+        ),
+        MessageKey.AUDIO_TOO_MANY_STREAMS: (
+            "The file holds more than {limit} tracks; I take a recording with one sound track. "
+            "Upload the voice message or the audio file itself."
+        ),
+        MessageKey.AUDIO_SAMPLE_RATE: (
+            "The recording's sample rate is {rate} Hz; I can use {minimum} to {maximum} Hz. "
+            "Upload a voice message, or an ordinary MP3, WAV, M4A, OGG or FLAC file."
+        ),
+        MessageKey.MEDIA_TOO_COSTLY: (
+            "Converting the {what} took too long or needed too much memory: the file may be "
+            "damaged or unusually made. Save it again as an ordinary file (a JPEG photo, an "
+            "MP3 or M4A recording) and upload that."
+        ),
         MessageKey.FILE_TOO_LARGE: (
             "The {what} is larger than {limit_mb} MB. Upload a smaller file."
         ),
@@ -331,6 +358,27 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
         MessageKey.RENDER_FAILED: (
             "{mention} the video service could not make job #{job} ({reason}). Try again, or "
             "use another photo or recording."
+        ),
+        MessageKey.RESULT_SOURCE_REFUSED: (
+            "{mention} the video service finished job #{job} but sent its video from an address "
+            "the bot does not download from, so it was not fetched. Tell a server admin: the "
+            "bot's log names the address."
+        ),
+        MessageKey.RESULT_OVER_CAP: (
+            "{mention} the video of job #{job} is larger than {limit_mb} MB, the most the bot "
+            "downloads, so it was not fetched. Try a shorter recording."
+        ),
+        MessageKey.RESULT_NOT_STORED: (
+            "{mention} the video of job #{job} could not be saved on the bot's server (its disk "
+            "may be full). Tell a server admin, then run the command again."
+        ),
+        MessageKey.RESULT_UNREACHABLE: (
+            "{mention} the video of job #{job} could not be downloaded from the video service: "
+            "it did not answer after several tries. Run the command again later."
+        ),
+        MessageKey.RESULT_NOT_VIDEO: (
+            "{mention} the video service sent something for job #{job} that is not a playable "
+            "video, so nothing was posted. Run the command again."
         ),
         MessageKey.RESULT_EXPIRED: (
             "{mention} the result of job #{job} expired at the video service before it could be "

@@ -27,6 +27,9 @@ DISCORD_API = "https://discord.com/api/v10"
 DISCORD_CDN = "https://cdn.discordapp.com"
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"
 DISCORD_ATTACHMENT_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
+DASHSCOPE_RESULT_HOSTS = ("*.aliyuncs.com",)  # where the provider keeps result videos
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 BIND_OFF = ("", "off")  # EMO_OPS_BIND values that mean no server
 _BIND = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]\s]+)):(?P<port>\d{1,5})$")
 
@@ -121,6 +124,9 @@ class Settings(BaseSettings):
     emo_max_input_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     emo_max_image_pixels: int = Field(default=50_000_000, gt=0)
     emo_max_image_side: int = Field(default=2048, ge=400, le=7000)
+    # Preparations (download, conversion, face check) at once in this process; the others
+    # wait. Also how many media worker processes convert files (each up to about 300 MB).
+    emo_max_preparations: int = Field(default=2, ge=1, le=32)
     emo_media_host: MediaHostKind = MediaHostKind.DASHSCOPE
     emo_s3_endpoint: AnyHttpUrl | None = None
     emo_s3_bucket: str | None = None
@@ -134,6 +140,9 @@ class Settings(BaseSettings):
     emo_media_server_bind: str = "127.0.0.1:8090"
     emo_media_link_secret: SecretStr | None = None
     emo_max_result_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    # Hosts result videos are downloaded from (https, port 443, public addresses): names, or
+    # "*.example.com" for any name under it. DASHSCOPE_BASE_URL's own origin is added.
+    emo_result_hosts: Annotated[tuple[str, ...], NoDecode] = DASHSCOPE_RESULT_HOSTS
     emo_poll_min_seconds: float = Field(default=2.0, gt=0)
     emo_poll_max_seconds: float = Field(default=15.0, gt=0)
     emo_http_timeout_seconds: float = Field(default=60.0, gt=0)
@@ -169,13 +178,27 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_host_list(cls, data: object) -> object:
         if isinstance(data, dict):
-            for key in ("emo_attachment_hosts", "EMO_ATTACHMENT_HOSTS"):
+            for key in (
+                "emo_attachment_hosts",
+                "EMO_ATTACHMENT_HOSTS",
+                "emo_result_hosts",
+                "EMO_RESULT_HOSTS",
+            ):
                 if key in data:
                     data[key] = _split_hosts(data[key])
             for key in ("discord_shard_ids", "DISCORD_SHARD_IDS"):
                 if key in data:
                     data[key] = _split_ids(data[key])
         return data
+
+    @field_validator("emo_result_hosts")
+    @classmethod
+    def _valid_result_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for host in value:
+            name = host.removeprefix("*.")
+            if not _HOST_NAME.fullmatch(name) or (host.startswith("*.") and "." not in name):
+                raise ValueError(f"{host!r} is not a host name or a *.domain.tld pattern")
+        return value
 
     @field_validator("emo_media_server_bind", "emo_ops_bind")
     @classmethod
@@ -222,17 +245,23 @@ class Settings(BaseSettings):
 
     @property
     def attachment_hosts(self) -> frozenset[str]:
-        """Hosts a member's attachments may be downloaded from: EMO_ATTACHMENT_HOSTS, plus the
-        configured Discord's own hosts when DISCORD_API_BASE_URL or DISCORD_CDN_BASE_URL
-        point at a Discord-compatible server (it serves its attachments itself)."""
-        hosts = set(self.emo_attachment_hosts)
-        for url, default in (
-            (self.discord_api_base_url, DISCORD_API),
-            (self.discord_cdn_base_url, DISCORD_CDN),
-        ):
-            if str(url).rstrip("/") != default and url.host:
-                hosts.add(url.host.lower())
-        return frozenset(hosts)
+        """Hosts a member's attachments may be downloaded from over https on port 443
+        (EMO_ATTACHMENT_HOSTS: Discord's CDN)."""
+        return frozenset(host.lower() for host in self.emo_attachment_hosts)
+
+    @property
+    def configured_discord_urls(self) -> tuple[str, ...]:
+        """DISCORD_API_BASE_URL and DISCORD_CDN_BASE_URL where they point at a
+        Discord-compatible server: it serves its own attachments, so its origins (scheme,
+        host and port, exactly as configured) are trusted for them."""
+        return tuple(
+            str(url)
+            for url, default in (
+                (self.discord_api_base_url, DISCORD_API),
+                (self.discord_cdn_base_url, DISCORD_CDN),
+            )
+            if str(url).rstrip("/") != default and url.host
+        )
 
     @property
     def database_path(self) -> Path:

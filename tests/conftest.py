@@ -123,7 +123,6 @@ async def bot_process(
             "DASHSCOPE_BASE_URL": simulator.base_url,
             "EMO_DATA_DIR": str(tmp_path / "data"),
             "EMO_DATABASE_URL": database_url,
-            "EMO_ATTACHMENT_HOSTS": "127.0.0.1",
             "EMO_POLL_MIN_SECONDS": "0.25",
             "EMO_POLL_MAX_SECONDS": "1",
             "EMO_LOG_LEVEL": "debug",

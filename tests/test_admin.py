@@ -20,7 +20,7 @@ from bot.clock import next_month
 from bot.simulator import Simulator
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
-from tests.support.e2e import attachments, started, until
+from tests.support.e2e import attachments, is_video, started, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -293,8 +293,8 @@ async def test_a_servers_settings_shape_where_and_how_its_videos_are_made(
 
     # Without options: the server's framing, and the card and the video in its channel.
     await fake.invoke_slash("emo animate", user_id=member, attachments=attachments(fixtures))
-    result = await fake.wait_for_message(videos, predicate=lambda m: bool(m.files), timeout=90)
-    assert [m for m in fake.messages() if m.files] == []  # nothing in the command's channel
+    result = await fake.wait_for_message(videos, predicate=lambda m: is_video(m), timeout=90)
+    assert [m for m in fake.messages() if is_video(m)] == []  # nothing in the command's channel
     with av.open(io.BytesIO(result.files[0].data)) as container:
         stream = container.streams.video[0]
         assert (stream.width, stream.height) == (512, 704)
@@ -321,5 +321,5 @@ async def test_a_servers_alert_channel_hears_of_its_stuck_renders(
         alerts, predicate=lambda m: "rendering for over" in m.content
     )
     assert "Job 1" in alert.content
-    await fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    await fake.wait_for_message(predicate=lambda m: is_video(m), timeout=90)
     assert fake.violations == []

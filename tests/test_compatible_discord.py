@@ -17,7 +17,7 @@ from bot.simulator import Simulator
 from tests.conftest import API_KEY
 from tests.fake_discord import FakeDiscord, FakeMessage
 from tests.support.bot_process import BotProcess
-from tests.support.e2e import attachments, started
+from tests.support.e2e import attachments, is_video, started
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -45,7 +45,7 @@ async def test_six_settings_are_enough_to_deliver_from_the_servers_own_cdn(
         assert hosts == {"127.0.0.1"}  # the fake's own CDN, not Discord's
 
         def is_result(message: FakeMessage) -> bool:
-            return bool(message.files)
+            return is_video(message)
 
         try:
             result = await discord_fake.wait_for_message(predicate=is_result, timeout=120)

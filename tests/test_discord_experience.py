@@ -14,7 +14,7 @@ from bot.simulator import Simulator
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord, FakeMessage, FakeUpload
 from tests.support.bot_process import BotProcess
-from tests.support.e2e import attachments, started, until
+from tests.support.e2e import attachments, is_video, started, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -67,7 +67,7 @@ def _results(fake: FakeDiscord) -> list[FakeMessage]:
     return [
         m
         for m in fake.messages()
-        if m.files and not m.ephemeral and m.author_id == fake.bot_user_id
+        if is_video(m) and not m.ephemeral and m.author_id == fake.bot_user_id
     ]
 
 
@@ -96,7 +96,7 @@ async def test_the_card_follows_the_job_and_the_result_replies_to_it(
     await started(bot, discord_fake)
     member = discord_fake.add_member(name="erin")
     await _animate(discord_fake, fixtures, member)
-    result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    result = await discord_fake.wait_for_message(predicate=lambda m: is_video(m), timeout=90)
     card = _card(discord_fake, 1)
 
     # The result is a reply to the card, mentioning the member, with a Retry button.
@@ -132,7 +132,7 @@ async def test_429s_on_card_edits_do_not_lose_its_final_state(
     # More 429s than discord.py retries by itself (5 tries): the bot must try again itself.
     discord_fake.rate_limit("PATCH", r"^/channels/\d+/messages/\d+$", times=12, retry_after=0.2)
     await _animate(discord_fake, fixtures, member)
-    await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    await discord_fake.wait_for_message(predicate=lambda m: is_video(m), timeout=90)
     await _job_in_state(tmp_path / "data", 1, "delivered")
     await until(
         lambda: _row(tmp_path / "data", 1)["card_state"] == "delivered",
@@ -198,7 +198,7 @@ async def test_cancel_in_each_state_gives_the_right_outcome_at_the_provider(
         within=10,
     )
     assert "Cancelled" not in _card(discord_fake, 1).content
-    await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=120)
+    await discord_fake.wait_for_message(predicate=lambda m: is_video(m), timeout=120)
     await _job_in_state(data, 1, "delivered")
     task_1 = str(_row(data, 1)["task_id"])
     assert simulator.tasks[task_1].status == "SUCCEEDED"
@@ -240,7 +240,7 @@ async def test_retry_by_reaction_and_button_works_across_a_restart(
     owner = discord_fake.add_member(name="kim")
     stranger = discord_fake.add_member(name="lou")
     await _animate(discord_fake, fixtures, owner)
-    first = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    first = await discord_fake.wait_for_message(predicate=lambda m: is_video(m), timeout=90)
     await _job_in_state(data, 1, "delivered")
 
     await _restart(bot, discord_fake)  # nothing of the first run is in the new process's cache
@@ -292,7 +292,7 @@ async def test_a_japanese_member_gets_japanese_messages_end_to_end(
     interaction = await discord_fake.invoke_slash(
         "emo animate", user_id=member, attachments=attachments(fixtures), locale="ja"
     )
-    result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+    result = await discord_fake.wait_for_message(predicate=lambda m: is_video(m), timeout=90)
     await _job_in_state(tmp_path / "data", 1, "delivered")
     await until(lambda: "✅" in _card(discord_fake, 1).content, "the card to show done")
     ephemeral = await interaction.wait_original_edit(lambda m: "#1" in m.content, timeout=10)
@@ -378,7 +378,7 @@ async def test_results_reach_the_member_when_the_channel_or_their_dms_are_closed
         "emo animate", user_id=member, attachments=attachments(fixtures)
     )
     await _job_in_state(data, 2, "delivered", within=90)
-    private = await second.wait_response(lambda m: bool(m.files), timeout=10)
+    private = await second.wait_response(lambda m: is_video(m), timeout=10)
     assert private.ephemeral
     assert "may not post" in private.content
 
@@ -388,7 +388,7 @@ async def test_results_reach_the_member_when_the_channel_or_their_dms_are_closed
         "emo animate", user_id=member, attachments=attachments(fixtures)
     )
     await _job_in_state(data, 3, "delivered", within=90)
-    (by_dm,) = [m for m in discord_fake.dm_messages(member) if m.files]
+    (by_dm,) = [m for m in discord_fake.dm_messages(member) if is_video(m)]
     assert "may not post" in by_dm.content
     assert len(_results(discord_fake)) == 1
     # discord.py cannot know the fake's shortened token life (it counts 15 minutes), so the

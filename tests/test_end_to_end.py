@@ -20,7 +20,7 @@ from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord, FakeMessage
 from tests.support.backends import BOTH_BACKENDS
 from tests.support.bot_process import BotProcess
-from tests.support.e2e import attachments, job_histories, started
+from tests.support.e2e import attachments, is_video, job_histories, started
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120), BOTH_BACKENDS]
 
@@ -52,7 +52,7 @@ async def test_animate_posts_the_video_in_the_channel(
     )
 
     def is_result(message: FakeMessage) -> bool:
-        return bool(message.files)
+        return is_video(message)
 
     try:
         result = await discord_fake.wait_for_message(predicate=is_result, timeout=90)
@@ -73,7 +73,7 @@ async def test_animate_posts_the_video_in_the_channel(
     assert seconds == pytest.approx(9.98, rel=0.10)
 
     assert len(simulator.submissions) == 1
-    assert [m for m in discord_fake.messages() if m.files] == [result]
+    assert [m for m in discord_fake.messages() if is_video(m)] == [result]
     assert discord_fake.violations == []
     assert await _settled_history(bot) == [HAPPY_PATH]
 
@@ -98,7 +98,7 @@ async def test_a_faceless_photo_is_refused_before_anything_is_submitted(
     )
     assert "front-facing photo of one person" in original.content
     assert simulator.submissions == []
-    assert [m for m in discord_fake.messages() if m.files] == []
+    assert [m for m in discord_fake.messages() if is_video(m)] == []
     assert discord_fake.violations == []
     assert await _settled_history(bot) == [["received", "preparing", "rejected"]]
 
@@ -116,7 +116,7 @@ async def test_the_built_in_simulator_needs_no_provider_settings(
         options={"framing": "3:4"},
     )
     try:
-        result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+        result = await discord_fake.wait_for_message(predicate=lambda m: is_video(m), timeout=90)
     except TimeoutError:
         pytest.fail(f"no video was posted:\n{bot.log_text()}")
     width, height, _, has_audio = _video_facts(result.files[0].data)
@@ -155,12 +155,12 @@ async def _restart_and_expect_one_video(
     await bot.start()
     await discord_fake.wait_for_identify(timeout=60, count=connected + 1)
     try:
-        result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+        result = await discord_fake.wait_for_message(predicate=lambda m: is_video(m), timeout=90)
     except TimeoutError:
         pytest.fail(f"no video after the restart:\n{bot.log_text()}")
     assert len(simulator.submissions) == 1
     await asyncio.sleep(1.0)  # a duplicate post would show up by now
-    assert len([m for m in discord_fake.messages() if m.files]) == 1
+    assert len([m for m in discord_fake.messages() if is_video(m)]) == 1
     assert await _settled_history(bot) == [HAPPY_PATH]
     return result
 
@@ -193,13 +193,13 @@ async def test_the_video_arrives_after_the_interaction_token_expired(
         "emo animate", user_id=member, attachments=attachments(fixtures)
     )
     try:
-        result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+        result = await discord_fake.wait_for_message(predicate=lambda m: is_video(m), timeout=90)
     except TimeoutError:
         pytest.fail(f"no video was posted:\n{bot.log_text()}")
     assert interaction.is_expired()
     assert not result.via_webhook
     assert f"<@{member}>" in result.content
-    assert len([m for m in discord_fake.messages() if m.files]) == 1
+    assert len([m for m in discord_fake.messages() if is_video(m)]) == 1
     assert len(simulator.submissions) == 1
     # The bot noticed the token's end itself; it never used an expired token.
     assert discord_fake.violations == []
@@ -334,7 +334,7 @@ async def test_a_video_over_the_upload_limit_is_re_encoded_to_fit(
         "emo animate", user_id=member, attachments=attachments(fixtures)
     )
     try:
-        result = await discord_fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+        result = await discord_fake.wait_for_message(predicate=lambda m: is_video(m), timeout=90)
     except TimeoutError:
         pytest.fail(f"no video was posted:\n{bot.log_text()}")
     (video,) = result.files

@@ -19,6 +19,7 @@ from bot.simulator import Simulator
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord, FakeMessage
 from tests.support import media
+from tests.support.e2e import is_video
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -220,10 +221,10 @@ async def test_every_odd_input_gets_its_answer_and_the_bot_stays_healthy(
         },
     )
     for _ in range(600):
-        if len([m for m in discord_fake.messages() if m.files]) >= accepted + 1:
+        if len([m for m in discord_fake.messages() if is_video(m)]) >= accepted + 1:
             break
         await asyncio.sleep(0.1)
-    videos = [m for m in discord_fake.messages() if m.files]
+    videos = [m for m in discord_fake.messages() if is_video(m)]
     assert len(videos) == accepted + 1, bot.log_text()[-4000:]
     assert len(simulator.submissions) == accepted + 1
     assert bot.running

@@ -21,7 +21,7 @@ from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord, FakeMessage
 from tests.support.backends import BOTH_BACKENDS
 from tests.support.bot_process import BotProcess
-from tests.support.e2e import attachments, job_histories, until
+from tests.support.e2e import attachments, is_video, job_histories, until
 
 pytestmark = [
     pytest.mark.slow,
@@ -38,7 +38,7 @@ def _messages(fake: FakeDiscord, channels: list[int]) -> list[FakeMessage]:
 
 
 def _results(fake: FakeDiscord, channels: list[int]) -> list[FakeMessage]:
-    return [m for m in _messages(fake, channels) if m.files]
+    return [m for m in _messages(fake, channels) if is_video(m)]
 
 
 def _received_by(bots: list[BotProcess], job_id: int) -> list[str]:

@@ -27,7 +27,7 @@ from bot.startup import UnreachableError, reach_provider
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord
 from tests.support.bot_process import BotProcess
-from tests.support.e2e import attachments, until
+from tests.support.e2e import attachments, is_video, until
 from tests.support.postgres import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
@@ -129,7 +129,7 @@ async def test_the_fake_discord_comes_up_during_the_retries_and_a_job_is_served(
         member = fake.add_member(name="ivy")
         await fake.invoke_slash("emo animate", user_id=member, attachments=attachments(fixtures))
         try:
-            result = await fake.wait_for_message(predicate=lambda m: bool(m.files), timeout=90)
+            result = await fake.wait_for_message(predicate=lambda m: is_video(m), timeout=90)
         except TimeoutError:
             pytest.fail(f"no video was posted:\n{bot.log_text()}")
         assert f"<@{member}>" in result.content

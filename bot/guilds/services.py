@@ -14,6 +14,7 @@ from bot.guilds.settings import GuildSettingsStore, bot_defaults
 from bot.guilds.usage import UsageReports
 from bot.jobs.repository import JobRepository
 from bot.media.cache import MediaCache
+from bot.media.hosting import MediaHost
 from bot.provider.pricing import Prices
 from bot.settings import Settings
 
@@ -42,9 +43,11 @@ def build_guild_services(
     jobs: JobRepository,
     guilds: GuildRepository,
     cache: MediaCache,
+    host: MediaHost | None = None,
     clock: Clock = system_clock,
 ) -> GuildServices:
-    """Wire the services to the repositories; ``clock`` is for tests that move time."""
+    """Wire the services to the repositories; ``host`` is where inputs were re-hosted (their
+    copies are deleted with them); ``clock`` is for tests that move time."""
     store = GuildSettingsStore(guilds, bot_defaults(settings), clock)
     return GuildServices(
         settings=store,
@@ -62,6 +65,7 @@ def build_guild_services(
                 outputs=timedelta(hours=settings.emo_output_retention_hours),
                 interval=timedelta(seconds=settings.emo_cleanup_interval_seconds),
             ),
+            host=host,
             clock=clock,
         ),
     )

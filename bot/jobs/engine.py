@@ -42,6 +42,7 @@ from bot.jobs.settlement import Settlement
 from bot.jobs.timeline import Timeline
 from bot.jobs.writer import JobWriter
 from bot.media.cache import MediaCache
+from bot.media.sources import SourcePolicy
 from bot.provider.client import DashScopeClient
 from bot.provider.pricing import Prices
 from bot.tasks import BackgroundTasks, Wakeup
@@ -107,13 +108,16 @@ class Engine:
         )
         self.delivery = Delivery(
             writer=self.writer,
-            session=parts.session,
             cache=parts.cache,
             custody=self.custody,
             limits=DeliveryLimits(
                 attempts=limits.delivery_attempts,
                 retry_base_delay=limits.retry_base_delay,
                 max_result_bytes=limits.max_result_bytes,
+                # The provider's hosts, and the endpoint the bot speaks to as it is.
+                sources=SourcePolicy.https_from(
+                    limits.result_hosts, trusted_urls=[parts.client.base_url]
+                ),
             ),
         )
         self.poller = Poller(

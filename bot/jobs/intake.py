@@ -17,7 +17,7 @@ from bot.jobs.admission import Admission
 from bot.jobs.custody import JobCustody
 from bot.jobs.forecast import Forecaster
 from bot.jobs.models import AnimateRequest, InputRef, Job
-from bot.jobs.preparation import InputPreparer, refusal_for
+from bot.jobs.preparation import InputPreparer, PreparedInputs, refusal_for
 from bot.jobs.prober import Prober
 from bot.jobs.repository import (
     CapExceededError,
@@ -34,6 +34,8 @@ from bot.provider.errors import ProviderError, ProviderInputError
 from bot.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
+
+WATCH_SECONDS = 1.0  # how often a preparation looks whether its job was cancelled meanwhile
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,12 @@ class Intake:
         self._custody = custody
         self._wake_dispatch = wake_dispatch  # in whichever process dispatches
         self._tasks = BackgroundTasks()
+        # At most EMO_MAX_PREPARATIONS at once; the others wait in RECEIVED.
+        self._preparing = asyncio.Semaphore(preparer.max_preparations)
 
     async def close(self) -> None:
         await self._tasks.cancel_all()
+        await self._preparer.close()
 
     async def request(self, request: AnimateRequest) -> Accepted:
         """Write the job's row, check and prepare its inputs, queue it.
@@ -85,6 +90,7 @@ class Intake:
         Raises UserFacingError when a cap is reached, the inputs are refused or the provider
         cannot take them; the row (if any) then says why.
         """
+        self._preparer.refuse_declared(request)
         caps = await self._admission.caps(request.guild_id, request.user_id)
         try:
             job = await self._writer.create(request, caps)
@@ -95,7 +101,6 @@ class Intake:
             raise UserFacingError(key, count=cap.count, limit=cap.limit) from None
         try:
             with self._custody.working(job.id):
-                job = await self._writer.move(job, JobState.PREPARING)
                 job = await self._prepare(job)
             self._wake_dispatch()
             paused = await self._prober.paused()
@@ -113,8 +118,6 @@ class Intake:
     async def _resume(self, job: Job) -> None:
         with self._custody.working(job.id):
             try:
-                if job.state is JobState.RECEIVED:
-                    job = await self._writer.move(job, JobState.PREPARING)
                 await self._prepare(job, tell=True)
             except UserFacingError:
                 return  # the refusal reached the member through the job's notice
@@ -126,8 +129,12 @@ class Intake:
         self._wake_dispatch()
 
     async def _prepare(self, job: Job, *, tell: bool = False) -> Job:
+        """Wait for a free preparer (a new job stays RECEIVED meanwhile), then prepare."""
         try:
-            return await self._prepare_or_refuse(job, tell)
+            async with self._preparing:
+                if job.state is JobState.RECEIVED:
+                    job = await self._writer.move(job, JobState.PREPARING)
+                return await self._prepare_or_refuse(job, tell)
         except StaleJobStateError:
             # The row left PREPARING under us: the member cancelled it meanwhile.
             current = await self._jobs.get(job.id)
@@ -137,7 +144,7 @@ class Intake:
     async def _prepare_or_refuse(self, job: Job, tell: bool) -> Job:
         """Prepare and queue ``job``; a refusal ends it (REJECTED or FAILED) and is raised."""
         try:
-            inputs = await self._preparer.prepare(job)
+            inputs = await self._watched(job)
             entry = await self._admission.entry(job, inputs.audio_seconds)
             # The quotas are checked in the same transaction that queues the job.
             return await self._writer.move(
@@ -163,6 +170,29 @@ class Intake:
             message = UserMessage(key=MessageKey.UNEXPECTED, params={"reference": f"job-{job.id}"})
             await self._writer.end(job, JobState.FAILED, message, tell=tell)
             raise
+
+    async def _watched(self, job: Job) -> PreparedInputs:
+        """The job's inputs, prepared; the work stops (its media workers killed) as soon as
+        the row leaves PREPARING: a cancel, in this process or another."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                work = group.create_task(self._preparer.prepare(job))
+                group.create_task(self._watch(job.id, work))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return work.result()
+
+    async def _watch(self, job_id: int, work: asyncio.Task[PreparedInputs]) -> None:
+        while True:
+            done, _ = await asyncio.wait({work}, timeout=WATCH_SECONDS)
+            if done:
+                return
+            try:
+                row = await self._jobs.get(job_id)
+            except DatabaseUnavailableError:
+                continue  # no news: the preparation's own writes will tell
+            if row.state is not JobState.PREPARING:
+                raise StaleJobStateError(job_id, JobState.PREPARING)
 
     async def retry(
         self,

@@ -24,6 +24,7 @@ class EngineLimits:
     retry_base_delay: float = 2.0
     retry_max_delay: float = 300.0
     max_result_bytes: int = 200 * 1024 * 1024
+    result_hosts: tuple[str, ...] = ("*.aliyuncs.com",)  # and the provider endpoint's origin
     delivery_attempts: int = 5
     render_seconds_per_audio_second: float = 8.5
     stuck_task_seconds: float = 3 * 3600.0

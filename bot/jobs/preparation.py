@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import logging
 import shutil
-from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -15,12 +14,14 @@ import aiohttp
 
 from bot.clock import utcnow
 from bot.errors import UserFacingError
-from bot.jobs.models import Box, Job, JobChanges
-from bot.media.audio import PreparedAudio, prepare_audio
+from bot.jobs.models import AnimateRequest, Box, InputRef, Job, JobChanges
+from bot.media.audio import PreparedAudio
 from bot.media.cache import Kind, MediaCache
 from bot.media.download import DownloadError, DownloadTooLargeError, download_to_file
 from bot.media.hosting import MediaHost
-from bot.media.image import PreparedImage, prepare_image
+from bot.media.image import PreparedImage
+from bot.media.pool import MediaPool
+from bot.media.sources import SourcePolicy
 from bot.messages import MessageKey, Phrase
 from bot.provider.client import DashScopeClient, with_retries
 from bot.provider.errors import ProviderInputError
@@ -91,7 +92,7 @@ class PreparedInputs:
 
 @dataclass(frozen=True)
 class PreparationLimits:
-    allowed_hosts: Collection[str]
+    sources: SourcePolicy  # where attachments may be downloaded from
     max_input_bytes: int
     max_pixels: int = 50_000_000
     max_image_side: int = 2048
@@ -99,6 +100,8 @@ class PreparationLimits:
     retry_base_delay: float = 1.0
     # Only the command line reads local files; URLs from Discord never may.
     allow_local_files: bool = False
+    # Preparations at once in this process; as many media workers convert their files.
+    max_preparations: int = 2
 
 
 class InputPreparer:
@@ -118,6 +121,16 @@ class InputPreparer:
         self._host = host
         self._cache = cache
         self._limits = limits
+        # Every decode and conversion runs there, each file within its time and memory.
+        self.media = MediaPool(limits.max_preparations)
+
+    @property
+    def max_preparations(self) -> int:
+        return self._limits.max_preparations
+
+    async def close(self) -> None:
+        """Stop the media workers."""
+        await self.media.close()
 
     async def prepare(self, job: Job) -> PreparedInputs:
         """Run every check; raise UserFacingError (or a ProviderError) when one fails."""
@@ -136,20 +149,16 @@ class InputPreparer:
         image_hash, audio_hash = await asyncio.gather(
             asyncio.to_thread(_sha256, image_source), asyncio.to_thread(_sha256, audio_source)
         )
-        image, audio = await asyncio.gather(
-            asyncio.to_thread(
-                prepare_image,
-                image_source,
-                cache.converted(job.id, "image"),
-                max_pixels=self._limits.max_pixels,
-                max_side=self._limits.max_image_side,
-            ),
-            asyncio.to_thread(
-                prepare_audio,
-                audio_source,
-                cache.converted(job.id, "audio"),
-                trim=job.trim_audio,
-            ),
+        # One after the other: a refused image never costs an audio decode, and no worker
+        # is killed halfway through a file because the other one was refused.
+        image = await self.media.prepare_image(
+            image_source,
+            cache.converted(job.id, "image"),
+            max_pixels=self._limits.max_pixels,
+            max_side=self._limits.max_image_side,
+        )
+        audio = await self.media.prepare_audio(
+            audio_source, cache.converted(job.id, "audio"), trim=job.trim_audio
         )
         detect_url, image_url, audio_url = await self._publish(job, image, audio)
         try:
@@ -181,13 +190,26 @@ class InputPreparer:
                 url,
                 destination,
                 max_bytes=self._limits.max_input_bytes,
-                allowed_hosts=self._limits.allowed_hosts,
+                policy=self._limits.sources,
             )
         except DownloadTooLargeError:
             raise self._too_large(what) from None
         except DownloadError as error:
             log.info("download of the %s failed: %s", what, error)
             raise UserFacingError(MessageKey.ATTACHMENT_UNAVAILABLE, what=_WORDS[what]) from None
+
+    def refuse_declared(self, request: AnimateRequest) -> None:
+        """Refuse an attachment whose declared size is already over the limit: before its
+        job's row is written or a byte is downloaded (a smaller declared size is not trusted:
+        the download is capped all the same)."""
+        inputs: tuple[tuple[Kind, InputRef], ...] = (
+            ("image", request.image),
+            ("audio", request.audio),
+        )
+        for what, ref in inputs:
+            if ref.declared_size > self._limits.max_input_bytes:
+                log.info("the %s declares %d bytes: refused unread", what, ref.declared_size)
+                raise self._too_large(what)
 
     def _too_large(self, what: Kind) -> UserFacingError:
         limit_mb = round(self._limits.max_input_bytes / 1024 / 1024)

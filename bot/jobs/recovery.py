@@ -3,9 +3,12 @@
 At start, and at every heartbeat after it, this process renews the leases of the jobs it
 works on and takes over the jobs no live process works on (their lease lapsed; or they are
 our own name's, from before a restart): RECEIVED and PREPARING are prepared again, SUCCEEDED
-and DELIVERING are delivered (with the same nonce). The rest is the provider duty's, which
-reads its jobs from the rows when it starts: SUBMITTING is settled from the provider's task
-list, SUBMITTED is polled, QUEUED is dispatched.
+and DELIVERING are delivered (with the same nonce). This is also the sweep for work that died
+in a live process: a delivery whose task ended without ending its job (the database away,
+a cancelled task) stops renewing its lease, and this process takes it up again once the
+lease lapses, without a restart (``tests/bot/jobs/test_delivery.py``). The rest is the
+provider duty's, which reads its jobs from the rows when it starts: SUBMITTING is settled
+from the provider's task list, SUBMITTED is polled, QUEUED is dispatched.
 """
 
 from __future__ import annotations

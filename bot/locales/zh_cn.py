@@ -48,6 +48,18 @@ MESSAGES: dict[str, str] = {
     "audio_too_long": "录音时长为 {seconds} 秒，上限为 {limit} 秒。请上传更短的录音。",
     "audio_too_short": "录音太短（{seconds} 秒）。请上传至少 {minimum} 秒的语音。",
     "audio_silent": "录音似乎没有声音。请靠近麦克风重新录制，并确认附加的是正确的文件。",
+    "audio_longer_than": "录音超过了 {limit} 秒的上限。请上传更短的录音。",
+    "audio_too_many_streams": (
+        "文件包含超过 {limit} 条轨道；只接受含一条音轨的录音。请直接上传语音消息或音频文件本身。"
+    ),
+    "audio_sample_rate": (
+        "录音的采样率为 {rate} Hz，可用范围为 {minimum}–{maximum} Hz。请上传语音消息，或普通的 "
+        "MP3、WAV、M4A、OGG、FLAC 文件。"
+    ),
+    "media_too_costly": (
+        "转换{what}文件耗时过长或占用内存过多：文件可能已损坏或结构特殊。请另存为普通文件（照片用 "
+        "JPEG，录音用 MP3 或 M4A）后再上传。"
+    ),
     "file_too_large": "{what}文件超过 {limit_mb} MB。请上传更小的文件。",
     "attachment_unavailable": "无法从 Discord 下载{what}文件。请附上文件后再次运行命令。",
     "no_face": "照片中没有找到人物。请使用一张清晰的单人正面照片。",
@@ -65,6 +77,25 @@ MESSAGES: dict[str, str] = {
     ),
     "render_failed": (
         "{mention} 视频服务无法完成任务 #{job}（{reason}）。请重试，或换一张照片或一段录音。"
+    ),
+    "result_source_refused": (
+        "{mention} 视频服务已完成任务 #{job}，但视频来自机器人不下载的地址，因此没有获取。"
+        "请告知服务器管理员：机器人的日志中记录了该地址。"
+    ),
+    "result_over_cap": (
+        "{mention} 任务 #{job} 的视频超过了机器人可下载的上限 {limit_mb} MB，因此没有获取。"
+        "请尝试更短的录音。"
+    ),
+    "result_not_stored": (
+        "{mention} 任务 #{job} 的视频无法保存在机器人的服务器上（磁盘可能已满）。"
+        "请告知服务器管理员，然后再次运行命令。"
+    ),
+    "result_unreachable": (
+        "{mention} 无法从视频服务下载任务 #{job} 的视频：多次尝试后仍无响应。请稍后再次运行命令。"
+    ),
+    "result_not_video": (
+        "{mention} 视频服务为任务 #{job} 发送的内容不是可播放的视频，因此没有发布任何内容。"
+        "请再次运行命令。"
     ),
     "result_expired": "{mention} 任务 #{job} 的结果在发布前已在视频服务中过期。请再次运行命令。",
     "submit_uncertain": (

@@ -52,6 +52,11 @@ class DashScopeClient:
         )
         self._storage = TemporaryStorage(self._transport)
 
+    @property
+    def base_url(self) -> str:
+        """The endpoint this client speaks to (its results may come from the same origin)."""
+        return self._transport.base_url
+
     async def upload_temporary(
         self, data: bytes, *, model: str, filename: str, content_type: str
     ) -> str:

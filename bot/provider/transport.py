@@ -82,6 +82,11 @@ class Transport:
         self._api_key = api_key
         self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
+    @property
+    def base_url(self) -> str:
+        """The endpoint's base URL, as configured (without a trailing slash)."""
+        return self._base
+
     def headers(self, *, json_body: bool = False, oss: bool = False) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
         if json_body:

@@ -84,6 +84,14 @@ class SimulatorKnobs(BaseModel):
     # Drop `total` and `total_page` from the list's answers.
     list_omit_total: bool = False
 
+    # The result download, for a client that must check what it fetches: the
+    # scheme://host:port result URLs name (None: the simulator itself; the path and signature
+    # stay), a redirect answered instead of the video (its Location sent verbatim, malformed
+    # or not), and bytes that are no video served in its place.
+    result_url_base: str | None = None
+    result_redirect_location: str | None = None
+    result_not_a_video: bool = False
+
     # Billing, USD per second of output video.
     price_usd_per_second: dict[str, float] = Field(
         default_factory=lambda: {"1:1": 0.011469, "3:4": 0.022937}

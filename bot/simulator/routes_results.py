@@ -13,6 +13,9 @@ from .plumbing import RequestGate
 
 log = logging.getLogger(__name__)
 
+# An MP4's first box, then no video at all (the knob ``result_not_a_video``).
+_NOT_A_VIDEO = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 4096
+
 
 class ResultRoutes:
     """Signs result URLs and serves the MP4s behind them."""
@@ -26,8 +29,9 @@ class ResultRoutes:
         signer = self.ctx.signer
         path = f"/results/{task_id}.mp4"
         signature = signer.sign(signer.result_string(path, expires))
+        base = self.ctx.state.knobs.result_url_base or self.ctx.root_url
         url = (
-            URL(self.ctx.root_url)
+            URL(base)
             .with_path(path)
             .with_query(
                 {
@@ -74,4 +78,9 @@ class ResultRoutes:
         task = self.ctx.state.tasks.get(name.removesuffix(".mp4"))
         if task is None or task.result_path is None or not task.result_path.exists():
             raise OssError(404, "NoSuchKey", "The specified key does not exist.")
+        knobs = self.ctx.state.knobs
+        if knobs.result_redirect_location is not None:
+            return web.Response(status=302, headers={"Location": knobs.result_redirect_location})
+        if knobs.result_not_a_video:
+            return web.Response(body=_NOT_A_VIDEO, headers={"Content-Type": "video/mp4"})
         return web.FileResponse(task.result_path, headers={"Content-Type": "video/mp4"})

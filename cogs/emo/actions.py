@@ -18,6 +18,7 @@ from bot.messages import MessageKey, UserMessage
 from bot.wiring import EmoBot, report_interaction_error
 from cogs.emo.delivery import RETRY_EMOJI
 from cogs.emo.interactions import LiveInteractions
+from cogs.emo.throttle import RefusalThrottle
 from cogs.shared.locale import interaction_locale, manages_server
 from cogs.shared.markup import message_link, say
 
@@ -46,6 +47,7 @@ class JobActions:
         self._cards = cards
         self._interactions = interactions
         self._busy: set[asyncio.Task[object]] = set()
+        self._refusals = RefusalThrottle()
 
     @contextlib.asynccontextmanager
     async def tracked(self) -> AsyncIterator[None]:
@@ -229,7 +231,15 @@ class JobActions:
     async def _refuse_reaction(
         self, payload: discord.RawReactionActionEvent, message: UserMessage, locale: str
     ) -> None:
-        # A reaction has no private reply: answer in the channel, briefly.
+        # A reaction has no private reply: answer in the channel, briefly, and once a minute.
+        if not self._refusals.allow(payload.user_id):
+            log.info(
+                "🔁 by %d on message %d refused (%s), not answered: answered within the minute",
+                payload.user_id,
+                payload.message_id,
+                message.key.value,
+            )
+            return
         text = f"<@{payload.user_id}> " + say(message, locale)
         channel = self._bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
         reference = discord.MessageReference(

@@ -144,19 +144,17 @@ def test_a_configured_discord_is_trusted_for_its_own_attachments(
     monkeypatch.setenv("DISCORD_TOKEN", "t")
     monkeypatch.setenv("DASHSCOPE_API_KEY", "k")
     assert load_settings().attachment_hosts == {"cdn.discordapp.com", "media.discordapp.net"}
+    assert load_settings().configured_discord_urls == ()
     monkeypatch.setenv("DISCORD_API_BASE_URL", "http://127.0.0.1:5005/api/v10")
-    assert load_settings().attachment_hosts == {
-        "cdn.discordapp.com",
-        "media.discordapp.net",
-        "127.0.0.1",
-    }
+    assert load_settings().configured_discord_urls == ("http://127.0.0.1:5005/api/v10",)
     monkeypatch.setenv("DISCORD_CDN_BASE_URL", "https://Files.Example.org")
     monkeypatch.setenv("EMO_ATTACHMENT_HOSTS", "uploads.example.net")
-    assert load_settings().attachment_hosts == {
-        "uploads.example.net",
-        "127.0.0.1",
-        "files.example.org",
-    }
+    settings = load_settings()
+    assert settings.attachment_hosts == {"uploads.example.net"}
+    assert settings.configured_discord_urls == (
+        "http://127.0.0.1:5005/api/v10",
+        "https://files.example.org/",
+    )
 
 
 def test_the_media_server_listens_on_loopback_unless_told_otherwise(

@@ -59,6 +59,11 @@ class BotProcess:
         return process.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
     @property
+    def pid(self) -> int | None:
+        """The running process's id (its /proc entry tells its memory)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.fake_discord import FakeDiscord
+from tests.fake_discord import FakeDiscord, FakeMessage
 from tests.support.bot_process import BotProcess
 
 
@@ -30,6 +30,11 @@ def attachments(fixtures: Path, image: str = "astronaut.png") -> dict[str, tuple
         "image": ((fixtures / image).read_bytes(), "me.png", "image/png"),
         "audio": ((fixtures / "voice-note-en.ogg").read_bytes(), "voice-message.ogg", "audio/ogg"),
     }
+
+
+def is_video(message: FakeMessage) -> bool:
+    """A posted result: a message carrying a video (a status card carries only its crop)."""
+    return any(file.filename.endswith(".mp4") for file in message.files)
 
 
 async def until(check: Callable[[], bool], what: str, within: float = 90.0) -> None:

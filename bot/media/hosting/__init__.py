@@ -1,11 +1,14 @@
 """Re-hosting prepared inputs where the provider, in mainland China, can fetch them.
 
-One small interface, three backends chosen by ``EMO_MEDIA_HOST``.
+One small interface, three backends chosen by ``EMO_MEDIA_HOST``: publish a file, and delete
+it again when retention or ``/emo forget`` says so. DashScope's temporary storage has no
+delete: its ``oss://`` files expire by themselves 48 h after the upload.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -21,11 +24,25 @@ from bot.settings import MediaHostKind, Settings
 log = logging.getLogger(__name__)
 
 
+class Removal(enum.StrEnum):
+    """What ``MediaHost.delete`` did with a URL."""
+
+    DELETED = "deleted"
+    ABSENT = "absent"  # nothing was there any more (deleted before, or expired)
+    KEPT = "kept"  # not this host's to delete: DashScope's own storage (it expires in 48 h),
+    # or a URL of another backend (EMO_MEDIA_HOST changed since)
+
+
 class MediaHost(Protocol):
     """Publishes a prepared file and returns a URL the given provider model may read."""
 
     async def publish(self, data: bytes, *, model: str, filename: str, content_type: str) -> str:
         """Store ``data``; return a URL for ``model``. ``filename`` is ours, never a member's."""
+        ...
+
+    async def delete(self, url: str) -> Removal:
+        """Delete the file behind ``url``, a URL this host published. Raises MediaHostError
+        when the host refuses (permissions), ProviderTransientError when it may work later."""
         ...
 
 

@@ -1,8 +1,12 @@
-"""DashScope's own temporary storage: ``oss://`` URLs bound to one model, valid 48 h."""
+"""DashScope's own temporary storage: ``oss://`` URLs bound to one model, valid 48 h.
+
+DashScope offers no way to delete an upload: each one expires by itself 48 h after it was
+made. Retention and ``/emo forget`` clear the URLs the bot keeps, and the files go at expiry.
+"""
 
 from __future__ import annotations
 
-from bot.media.hosting import safe_name
+from bot.media.hosting import Removal, safe_name
 from bot.provider.client import DashScopeClient
 
 
@@ -18,3 +22,7 @@ class DashScopeTemporaryHost:
         return await self._client.upload_temporary(
             data, model=model, filename=safe_name(filename), content_type=content_type
         )
+
+    async def delete(self, url: str) -> Removal:
+        """Nothing to do: DashScope's storage cannot delete; the file expires within 48 h."""
+        return Removal.KEPT

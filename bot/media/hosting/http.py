@@ -1,7 +1,9 @@
 """The bot's own HTTP server: files under random names, links signed with HMAC-SHA256 that expire.
 
 A link is ``{EMO_PUBLIC_BASE_URL}/media/<name>?exp=<unix>&sig=<hex>`` where ``sig`` is
-HMAC-SHA256(secret, ``name + "\\n" + exp``).
+HMAC-SHA256(secret, ``name + "\\n" + exp``). A file published for several models is stored
+once (``copies.py``); ``delete`` removes it by any of its links, and the sweep removes the
+files whose links have all expired.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from bot.media.hosting import MediaHostError
+from bot.media.hosting import MediaHostError, Removal
+from bot.media.hosting.copies import SharedCopies
 from bot.settings import Settings, split_bind
 
 log = logging.getLogger(__name__)
@@ -146,6 +149,7 @@ class HttpMediaHost:
         self._sweep_interval = sweep_interval_seconds
         self._runner: web.AppRunner | None = None
         self._last_sweep = -math.inf
+        self._copies = SharedCopies()
 
     @classmethod
     async def from_settings(
@@ -224,10 +228,41 @@ class HttpMediaHost:
         ``filename`` only decides the extension when ``content_type`` does not.
         """
         extension = _extension(filename, content_type)
-        name = f"{secrets.token_urlsafe(24)}.{extension}"
-        await asyncio.to_thread(self._store, name, data)
-        log.debug("hosting %s (%d bytes) for %s", name, len(data), model)
-        return self.link(name, int(self._clock()) + self._config.ttl_seconds)
+
+        async def store() -> str:
+            name = f"{secrets.token_urlsafe(24)}.{extension}"
+            await asyncio.to_thread(self._store, name, data)
+            log.debug("hosting %s (%d bytes) for %s", name, len(data), model)
+            return self.link(name, int(self._clock()) + self._config.ttl_seconds)
+
+        return await self._copies.publish(
+            data, model=model, filename=filename, content_type=content_type, store=store
+        )
+
+    def name_of(self, url: str) -> str | None:
+        """The stored file's name if ``url`` has the shape of this host's links, else None.
+        The public base URL is not compared: links made before it changed still name a file
+        here (the names are random, so they cannot name another's)."""
+        if not url.startswith(("http://", "https://")):
+            return None
+        folder, _, name = url.split("?", 1)[0].rpartition("/")
+        if not folder.endswith("/media") or not NAME_PATTERN.fullmatch(name):
+            return None
+        return name
+
+    async def delete(self, url: str) -> Removal:
+        """Delete the file behind one of this host's links (KEPT: not one of its links)."""
+        name = self.name_of(url)
+        if name is None:
+            return Removal.KEPT
+        try:
+            await asyncio.to_thread(os.unlink, self._config.directory / name)
+        except FileNotFoundError:
+            return Removal.ABSENT
+        except OSError as error:
+            raise MediaHostError(f"cannot delete hosted file {name}: {error.strerror}") from None
+        log.debug("deleted hosted file %s", name)
+        return Removal.DELETED
 
     def _store(self, name: str, data: bytes) -> None:
         directory = self._config.directory

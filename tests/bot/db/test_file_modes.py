@@ -12,9 +12,9 @@ import pytest
 
 from bot.simulator import Simulator
 from tests.conftest import API_KEY
-from tests.fake_discord import FakeDiscord, FakeMessage
+from tests.fake_discord import FakeDiscord
 from tests.support.bot_process import BotProcess
-from tests.support.e2e import attachments, started
+from tests.support.e2e import attachments, is_video, started
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -52,11 +52,8 @@ async def test_files_the_bot_creates_are_its_own(
                 "emo animate", user_id=member, attachments=attachments(fixtures)
             )
 
-            def is_result(message: FakeMessage) -> bool:
-                return bool(message.files)
-
             try:
-                await discord_fake.wait_for_message(predicate=is_result, timeout=120)
+                await discord_fake.wait_for_message(predicate=is_video, timeout=120)
             except TimeoutError:
                 pytest.fail(f"no video was posted:\n{bot.log_text()[-6000:]}")
             backup = tmp_path / "backups" / "emo-bot.sqlite3"
