@@ -47,6 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--simulate", action="store_true", help="use the local simulator: free, no API key"
     )
+    parser.add_argument(
+        "--preview-only",
+        action="store_true",
+        help="check the inputs, write the crop that would be animated and print the cost "
+        "estimate, then stop: no video is made, nothing is charged",
+    )
+
+
+def crop_path(output: Path) -> Path:
+    """Where the crop is written: beside the video, ``out.mp4`` -> ``out.crop.jpg``."""
+    return output.with_name(f"{output.stem}.crop.jpg")
 
 
 def _plain(message: UserMessage, locale: str) -> str:
@@ -133,6 +144,8 @@ async def animate(settings: Settings, args: argparse.Namespace, stream: TextIO) 
                 style=Style(args.style),
                 framing=Framing.HEAD if args.framing == "head" else Framing.HALF_BODY,
                 trim=args.trim,
+                # A preview stops where a member would be asked to confirm: nothing is spent.
+                confirm_first=args.preview_only,
             )
             progress.stage("checking and converting the inputs, face check")
             try:
@@ -140,7 +153,21 @@ async def animate(settings: Settings, args: argparse.Namespace, stream: TextIO) 
             except UserFacingError as refusal:
                 print(_plain(refusal.message, "en"), file=stream, flush=True)
                 return EXIT_REFUSED
-            progress.stage(f"queued as job {accepted.job.id} ({accepted.ahead} ahead)")
+            job = accepted.job
+            crop = crop_path(args.output)
+            if await asyncio.to_thread(_copy_crop, core.cache.preview(job.id), crop):
+                print(f"crop that will be animated: {crop}", file=stream, flush=True)
+            if args.preview_only:
+                seconds, usd = job.audio_seconds or 0.0, job.estimate_usd or 0.0
+                print(
+                    f"estimate: about USD {usd:.3f} for {seconds:.1f} s of video "
+                    f"({job.framing.value}); preview only: no video made, nothing charged but "
+                    "the face check",
+                    file=stream,
+                    flush=True,
+                )
+                return EXIT_OK
+            progress.stage(f"queued as job {job.id} ({accepted.ahead} ahead)")
             await progress.finished.wait()
     final = progress.final
     if final is None or final.state is not JobState.DELIVERED:
@@ -149,6 +176,14 @@ async def animate(settings: Settings, args: argparse.Namespace, stream: TextIO) 
     seconds = final.video_seconds or 0.0
     print(f"wrote {args.output} ({seconds:.1f} s of video{cost})", file=stream, flush=True)
     return EXIT_OK
+
+
+def _copy_crop(source: Path, destination: Path) -> bool:
+    if not source.is_file():
+        return False
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, destination)
+    return True
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:

@@ -172,6 +172,7 @@ class Core:
             cards=self.cards,
             forecast=self.service.forecast,
             paused=self.engine.prober.paused,
+            cache=self.cache,
         )
         self._loops = BackgroundTasks()
         self.leases = Leases(db, owner=self.instance, ttl=timedelta(seconds=limits.lease_seconds))
@@ -242,6 +243,7 @@ def engine_limits(settings: Settings) -> EngineLimits:
         lease_seconds=settings.emo_lease_seconds,
         max_active_per_member=settings.emo_max_active_per_member,
         max_queued_per_server=settings.emo_max_queued_per_server,
+        confirm_timeout_seconds=settings.emo_confirm_timeout_seconds,
     )
 
 

@@ -108,6 +108,25 @@ class MessageKey(enum.StrEnum):
     RETRY_INPUTS_GONE = "retry_inputs_gone"
     RETRY_STARTED = "retry_started"
     RETRY_FORBIDDEN = "retry_forbidden"
+    # the crop on the card, confirm before spending, framing help
+    STATE_AWAITING = "state_awaiting"
+    CARD_AWAITING = "card_awaiting"
+    CARD_DETAILS = "card_details"
+    CARD_REFRAME_HINT = "card_reframe_hint"
+    FRAMING_HEAD = "framing_head"
+    FRAMING_HALF_BODY = "framing_half_body"
+    STYLE_NORMAL = "style_normal"
+    STYLE_CALM = "style_calm"
+    STYLE_ACTIVE = "style_active"
+    BUTTON_CONFIRM = "button_confirm"
+    BUTTON_REFRAME = "button_reframe"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    CONFIRMED = "confirmed"
+    CONFIRM_ALREADY = "confirm_already"
+    CONFIRM_ENDED = "confirm_ended"
+    CONFIRM_FORBIDDEN = "confirm_forbidden"
+    CONFIRM_TIMED_OUT = "confirm_timed_out"
+    REFRAME_STARTED = "reframe_started"
     # /emo queue, /emo jobs, /emo help
     QUEUE_SERVER = "queue_server"
     QUEUE_MINE = "queue_mine"
@@ -503,6 +522,43 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
         MessageKey.RETRY_FORBIDDEN: (
             "Only the member who started job #{job}, or someone with Manage Server, can retry it."
         ),
+        MessageKey.STATE_AWAITING: "waiting for confirmation",
+        MessageKey.CARD_AWAITING: (
+            "👀 Check the picture below: it is exactly what will be animated. Press **Confirm** "
+            "to make the video, or **Cancel**. Nothing is charged before you confirm; it is "
+            "cancelled {deadline} if nobody does."
+        ),
+        MessageKey.CARD_DETAILS: "🖼️ {framing} · {style} motion · {seconds} s",
+        MessageKey.CARD_REFRAME_HINT: (
+            "Press **Head shot 1:1** to make it from the same photo and recording, framed "
+            "around the head: no need to upload them again."
+        ),
+        MessageKey.FRAMING_HEAD: "head shot 1:1",
+        MessageKey.FRAMING_HALF_BODY: "half body 3:4",
+        MessageKey.STYLE_NORMAL: "normal",
+        MessageKey.STYLE_CALM: "calm",
+        MessageKey.STYLE_ACTIVE: "active",
+        MessageKey.BUTTON_CONFIRM: "Confirm",
+        MessageKey.BUTTON_REFRAME: "Head shot 1:1",
+        MessageKey.AWAITING_CONFIRMATION: (
+            "Your photo and recording are ready (job #{job}). Its status card shows the crop "
+            "that will be animated and what it costs: press Confirm there to make the video. "
+            "{link}"
+        ),
+        MessageKey.CONFIRMED: "Confirmed: job #{job} is queued, {ahead} ahead of it.",
+        MessageKey.CONFIRM_ALREADY: "Job #{job} was already confirmed.",
+        MessageKey.CONFIRM_ENDED: "Job #{job} has ended: there is nothing left to confirm.",
+        MessageKey.CONFIRM_FORBIDDEN: (
+            "Only the member who started job #{job}, or someone with Manage Server, can confirm it."
+        ),
+        MessageKey.CONFIRM_TIMED_OUT: (
+            "Job #{job} was not confirmed in time, so it was cancelled. Nothing was charged. "
+            "Run the command again to make it."
+        ),
+        MessageKey.REFRAME_STARTED: (
+            "Making job #{job} again as a head shot (1:1), from the same photo and recording: "
+            "job #{new}."
+        ),
         MessageKey.QUEUE_SERVER: (
             "This server: {waiting} waiting, {rendering} rendering. Across all servers the "
             "video service is working through {total}."
@@ -588,7 +644,8 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "Default style: {default_style}\n"
             "Default framing: {default_framing}\n"
             "Results by direct message allowed: {dm_delivery}\n"
-            "Operator alerts: {alert_channel_id}"
+            "Operator alerts: {alert_channel_id}\n"
+            "Members confirm each video before it is made: {confirm_before_spending}"
         ),
         MessageKey.SETTINGS_SAVED: "Saved: {names}.",
         MessageKey.SETTINGS_RESET: "Back to the bot's defaults: {names}.",

@@ -167,6 +167,7 @@ class Settings(BaseSettings):
     emo_query_budget_per_second: float = Field(default=10.0, gt=0, le=20)
     emo_render_seconds_per_audio_second: float = Field(default=8.5, gt=0)
     emo_stuck_task_seconds: float = Field(default=3 * 3600.0, gt=0)
+    emo_confirm_timeout_seconds: float = Field(default=600.0, gt=0)
     emo_probe_interval_seconds: float = Field(default=60.0, gt=0)
     emo_alert_channel_id: int | None = Field(default=None, gt=0)
     emo_log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot.cards.lines import CardView, card_view
 from bot.cards.repository import CardRecord, CardRepository
@@ -23,6 +25,7 @@ from bot.jobs.forecast import Spot
 from bot.jobs.models import Job
 from bot.jobs.repository import JobRepository
 from bot.jobs.states import JobState
+from bot.media.cache import MediaCache
 from bot.retry import Backoff, retrying
 from bot.tasks import BackgroundTasks
 
@@ -54,9 +57,11 @@ class CardKeeper:
         cards: CardRepository,
         forecast: Forecast,
         paused: Paused,
+        cache: MediaCache | None = None,
     ) -> None:
         self._jobs = jobs
         self._cards = cards
+        self._cache = cache  # where each job's crop is (None: cards show none)
         self._surface: CardSurface | None = None
         self._forecast_source = forecast
         self._paused = paused
@@ -161,16 +166,34 @@ class CardKeeper:
         if record is not None and record.deleted:
             return  # deleted by someone: leave it be
         view = await self._view(job)
+        carried = record is not None and record.preview
+        if carried and job.inputs_purged_at is not None:
+            view = dataclasses.replace(view, drop_preview=True)  # retention, /emo forget
+        elif not carried:
+            view = dataclasses.replace(view, preview=await self._preview(job))
+        uploaded = False if view.drop_preview else (True if view.preview else None)
         if record is None or record.message_id is None:
             message_id = await surface.post(job, view)
-            await self._cards.shown(job.id, message_id=message_id, state=job.state)
+            await self._cards.shown(
+                job.id, message_id=message_id, state=job.state, preview=uploaded
+            )
             log.info("job %d: status card %d posted", job.id, message_id)
             waiting = self._posted.get(job.id)
             if waiting is not None:
                 waiting.set()
             return
         await surface.edit(job, record.message_id, view)
-        await self._cards.shown(job.id, message_id=record.message_id, state=job.state)
+        await self._cards.shown(
+            job.id, message_id=record.message_id, state=job.state, preview=uploaded
+        )
+
+    async def _preview(self, job: Job) -> Path | None:
+        """The crop to upload onto the card: once the face check passed, while the job's
+        inputs are kept (retention and /emo forget delete it with them)."""
+        if self._cache is None or job.ext_box is None or job.inputs_purged_at is not None:
+            return None
+        path = self._cache.preview(job.id)
+        return path if await asyncio.to_thread(path.is_file) else None
 
     async def _view(self, job: Job) -> CardView:
         spot = (await self._forecast()).get(job.id) if not job.state.is_terminal else None
@@ -196,13 +219,16 @@ class CardKeeper:
             await asyncio.sleep(SWEEP_INTERVAL)
 
     async def sweep(self) -> None:
-        """Re-sync every card whose recorded state is not its job's."""
+        """Re-sync every card whose recorded state is not its job's, and take the crop off
+        the cards of jobs whose inputs were deleted."""
         for record in await self._cards.live(utcnow() - SWEEP_REACH):
             if record.job_id in self._workers:
                 continue
             job = await self._jobs.get(record.job_id)
             if record.shown is not job.state:
                 self.show(job.id)
+        for job_id in await self._cards.purged_previews():
+            self.show(job_id)
 
 
 _FINAL = tuple(state for state in JobState if state.is_terminal)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from bot.jobs.forecast import Spot
-from bot.jobs.models import Job
+from bot.jobs.models import Framing, Job, Style
 from bot.jobs.states import JobState
 from bot.messages import (
     PARAMS,
@@ -27,16 +28,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CardView:
-    """A card as the edge shows it: its lines, and which buttons it carries."""
+    """A card as the edge shows it: its lines, which buttons it carries, and the crop to
+    upload onto it (set only while the card does not carry it yet: one upload per card)."""
 
     lines: tuple[UserMessage, ...]
     cancel: bool
     retry: bool
+    confirm: bool = False
+    reframe: bool = False  # a half-body refusal: offer the same inputs at 1:1
+    preview: Path | None = None
+    drop_preview: bool = False  # the job's inputs were deleted: take the crop off the card
 
 
 _STATE_KEYS: dict[JobState, MessageKey] = {
     JobState.RECEIVED: MessageKey.STATE_CHECKING,
     JobState.PREPARING: MessageKey.STATE_CHECKING,
+    JobState.AWAITING_CONFIRMATION: MessageKey.STATE_AWAITING,
     JobState.QUEUED: MessageKey.STATE_QUEUED,
     JobState.SUBMITTING: MessageKey.STATE_QUEUED,
     JobState.SUBMITTED: MessageKey.STATE_QUEUED,
@@ -74,9 +81,29 @@ def failure_of(job: Job) -> UserMessage | None:
 
 def can_cancel(job: Job) -> bool:
     """The card offers Cancel while a cancel can still save the charge."""
-    waiting = job.state in (JobState.RECEIVED, JobState.PREPARING, JobState.QUEUED)
+    waiting = job.state in (
+        JobState.RECEIVED,
+        JobState.PREPARING,
+        JobState.AWAITING_CONFIRMATION,
+        JobState.QUEUED,
+    )
     at_provider = job.state in (JobState.SUBMITTING, JobState.SUBMITTED)
     return waiting or (at_provider and job.started_at is None)
+
+
+def can_confirm(job: Job) -> bool:
+    """The card offers Confirm while the job waits for one."""
+    return job.state is JobState.AWAITING_CONFIRMATION
+
+
+def can_reframe(job: Job) -> bool:
+    """A half-body job refused because the body does not show down to the hips: the card
+    offers the same inputs at 1:1, in one click."""
+    return (
+        job.state is JobState.REJECTED
+        and job.framing is Framing.HALF_BODY
+        and job.error_key == MessageKey.NEEDS_HALF_BODY.value
+    )
 
 
 def can_retry(job: Job) -> bool:
@@ -96,7 +123,13 @@ def result_of(job: Job) -> MessageLink | Phrase | None:
 def card_view(job: Job, *, spot: Spot | None, paused: bool) -> CardView:
     """The card of ``job`` as its row stands."""
     lines = card_lines(job, spot=spot, paused=paused)
-    return CardView(lines=tuple(lines), cancel=can_cancel(job), retry=can_retry(job))
+    return CardView(
+        lines=tuple(lines),
+        cancel=can_cancel(job),
+        retry=can_retry(job),
+        confirm=can_confirm(job),
+        reframe=can_reframe(job),
+    )
 
 
 def card_lines(job: Job, *, spot: Spot | None, paused: bool) -> list[UserMessage]:
@@ -113,6 +146,11 @@ def card_lines(job: Job, *, spot: Spot | None, paused: bool) -> list[UserMessage
     failure = failure_of(job) if job.state.is_terminal else None
     if failure is not None:
         lines.append(failure)  # the reason, and what to do next
+    if can_reframe(job):
+        lines.append(UserMessage(key=MessageKey.CARD_REFRAME_HINT))
+    details = details_of(job)
+    if details is not None:
+        lines.append(details)
     if job.cancel_requested_at is not None and not job.state.is_terminal:
         lines.append(UserMessage(key=MessageKey.CARD_STOP_REQUESTED))
     if job.cost_usd is not None and job.video_seconds is not None:
@@ -131,11 +169,35 @@ def card_lines(job: Job, *, spot: Spot | None, paused: bool) -> list[UserMessage
     return lines
 
 
+_FRAMINGS = {Framing.HEAD: MessageKey.FRAMING_HEAD, Framing.HALF_BODY: MessageKey.FRAMING_HALF_BODY}
+_STYLES = {
+    Style.NORMAL: MessageKey.STYLE_NORMAL,
+    Style.CALM: MessageKey.STYLE_CALM,
+    Style.ACTIVE: MessageKey.STYLE_ACTIVE,
+}
+
+
+def details_of(job: Job) -> UserMessage | None:
+    """What will be made, once the face check passed: framing, style and length (the crop
+    shows beside it)."""
+    if job.ext_box is None or job.audio_seconds is None:
+        return None
+    params: dict[str, Param] = {
+        "framing": Phrase(key=_FRAMINGS[job.framing]),
+        "style": Phrase(key=_STYLES[job.style]),
+        "seconds": round(job.audio_seconds, 1),
+    }
+    return UserMessage(key=MessageKey.CARD_DETAILS, params=params)
+
+
 def _status_line(job: Job, *, spot: Spot | None, paused: bool) -> UserMessage:
     state = job.state
     eta: Param = Moment(at=spot.ready_at) if spot and spot.ready_at else "?"
     if state in (JobState.RECEIVED, JobState.PREPARING):
         return UserMessage(key=MessageKey.CARD_CHECKING)
+    if state is JobState.AWAITING_CONFIRMATION:
+        deadline: Param = Moment(at=job.confirm_by) if job.confirm_by else "?"
+        return UserMessage(key=MessageKey.CARD_AWAITING, params={"deadline": deadline})
     if state in (JobState.QUEUED, JobState.SUBMITTING):
         if paused:
             return UserMessage(key=MessageKey.CARD_PAUSED)

@@ -19,13 +19,17 @@ class CardRecord:
     notice_id: int | None  # a failure notice, a reply to the card
     result_id: int | None  # the posted result
     updated_at: datetime
+    preview: bool = False  # the card carries the crop (uploaded once, kept by later edits)
 
 
 class CardRepository(Protocol):
     async def get(self, job_id: int) -> CardRecord | None: ...
 
-    async def shown(self, job_id: int, *, message_id: int, state: JobState) -> None:
-        """The card ``message_id`` shows ``state`` now."""
+    async def shown(
+        self, job_id: int, *, message_id: int, state: JobState, preview: bool | None = None
+    ) -> None:
+        """The card ``message_id`` shows ``state`` now; ``preview``: whether it carries the
+        crop now (None: as before)."""
         ...
 
     async def deleted(self, job_id: int) -> None:
@@ -38,6 +42,10 @@ class CardRepository(Protocol):
 
     async def job_for_message(self, message_id: int) -> int | None:
         """The job whose card, notice or result is message ``message_id``."""
+        ...
+
+    async def purged_previews(self) -> list[int]:
+        """Jobs whose card still carries the crop though their inputs were deleted."""
         ...
 
     async def live(self, since: datetime) -> list[CardRecord]:

@@ -41,9 +41,16 @@ CREATE INDEX job_cards_by_notice ON job_cards (notice_id);
 CREATE INDEX job_cards_by_result ON job_cards (result_id)
 """
 
+# v2: whether the card carries the crop of what will be animated (uploaded once per card).
+_SQLITE_V2 = "ALTER TABLE job_cards ADD COLUMN preview_shown INTEGER NOT NULL DEFAULT 0"
+_POSTGRES_V2 = "ALTER TABLE job_cards ADD COLUMN preview_shown BOOLEAN NOT NULL DEFAULT FALSE"
+
 SCHEMA = Schema(
     component="cards",
-    migrations={"sqlite": (_SQLITE_BASELINE,), "postgres": (_POSTGRES_BASELINE,)},
+    migrations={
+        "sqlite": (_SQLITE_BASELINE, _SQLITE_V2),
+        "postgres": (_POSTGRES_BASELINE, _POSTGRES_V2),
+    },
 )
 
 _FINAL = ",".join(f"'{state.value}'" for state in sorted(TERMINAL_STATES))
@@ -60,6 +67,7 @@ def _record(row: Row) -> CardRecord:
         notice_id=row["notice_id"],
         result_id=row["result_id"],
         updated_at=updated,
+        preview=bool(row["preview_shown"]),
     )
 
 
@@ -84,8 +92,23 @@ class SqlCardRepository:
         row = await self._db.fetch_one("SELECT * FROM job_cards WHERE job_id = ?", (job_id,))
         return None if row is None else _record(row)
 
-    async def shown(self, job_id: int, *, message_id: int, state: JobState) -> None:
-        await self._upsert(job_id, {"message_id": message_id, "shown_state": state.value})
+    async def shown(
+        self, job_id: int, *, message_id: int, state: JobState, preview: bool | None = None
+    ) -> None:
+        values: dict[str, object] = {"message_id": message_id, "shown_state": state.value}
+        if preview is not None:
+            values["preview_shown"] = preview
+        await self._upsert(job_id, values)
+
+    async def purged_previews(self) -> list[int]:
+        rows = await self._db.fetch_all(
+            "SELECT job_cards.job_id FROM job_cards JOIN jobs ON jobs.id = job_cards.job_id"
+            " WHERE job_cards.preview_shown = ? AND job_cards.deleted = ?"
+            " AND job_cards.message_id IS NOT NULL AND jobs.inputs_purged_at IS NOT NULL"
+            " ORDER BY job_cards.job_id",
+            (True, False),
+        )
+        return [int(row["job_id"]) for row in rows]
 
     async def deleted(self, job_id: int) -> None:
         await self._upsert(job_id, {"deleted": True})

@@ -39,6 +39,7 @@ class SettingName(enum.StrEnum):
     DEFAULT_FRAMING = "default_framing"
     DM_DELIVERY = "dm_delivery"
     ALERT_CHANNEL = "alert_channel_id"
+    CONFIRM_BEFORE_SPENDING = "confirm_before_spending"
 
     @property
     def option(self) -> str:
@@ -74,6 +75,7 @@ class GuildOverrides(BaseModel):
     default_framing: Framing | None = None
     dm_delivery: bool | None = None
     alert_channel_id: int | None = Field(default=None, gt=0)
+    confirm_before_spending: bool | None = None
 
 
 class GuildSettings(BaseModel):
@@ -90,6 +92,8 @@ class GuildSettings(BaseModel):
     default_framing: Framing = Framing.HEAD
     dm_delivery: bool = True  # members may ask for their result by direct message
     alert_channel_id: int | None = None  # None: the bot-wide EMO_ALERT_CHANNEL_ID (or the log)
+    # Every job waits for a Confirm (its crop and estimate on the card) before anything is spent.
+    confirm_before_spending: bool = False
     overridden: frozenset[SettingName] = frozenset()  # which values the server set itself
 
 

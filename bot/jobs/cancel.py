@@ -29,6 +29,15 @@ LOOKS = 10  # the row may move under us (the dispatcher, another process): look 
 LOOK_AGAIN = Backoff(first=0.2, factor=1.0, jitter=0.0)
 
 
+_WITH_US = (
+    JobState.RECEIVED,
+    JobState.PREPARING,
+    JobState.AWAITING_CONFIRMATION,
+    JobState.QUEUED,
+)
+"""Not at the provider yet: a cancel removes the job at once."""
+
+
 class CancelOutcome(enum.StrEnum):
     """What a cancel request achieved; the edge words it for the member."""
 
@@ -107,7 +116,7 @@ class Cancellation:
 
     async def _cancel_once(self, job: Job) -> CancelOutcome | None:
         """One try at cancelling ``job`` as its row stands; None: look at the row again."""
-        if job.state in (JobState.RECEIVED, JobState.PREPARING, JobState.QUEUED):
+        if job.state in _WITH_US:
             await self._writer.end(job, JobState.CANCELED, None)
             self._wake_dispatch()
             return CancelOutcome.REMOVED

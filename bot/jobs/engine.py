@@ -23,6 +23,7 @@ from bot.db.meta import MetaStore
 from bot.errors import QuietError
 from bot.jobs.admission import Admission
 from bot.jobs.cancel import Cancellation
+from bot.jobs.confirmation import Confirmation
 from bot.jobs.custody import JobCustody
 from bot.jobs.delivery import Delivery, DeliveryLimits
 from bot.jobs.dispatcher import Dispatcher
@@ -145,6 +146,13 @@ class Engine:
         self.identity = KeyIdentity(meta=parts.meta, client=parts.client, pace=self.poller.pace)
         self.poller.on_succeeded(self.identity.learn_soon)
         self.forecaster = Forecaster(parts.jobs, self.timeline, limits)
+        self.confirmation = Confirmation(
+            jobs=parts.jobs,
+            writer=self.writer,
+            admission=parts.admission,
+            timeout_seconds=limits.confirm_timeout_seconds,
+            wake_dispatch=self.wake_dispatch,
+        )
         self.intake = Intake(
             jobs=parts.jobs,
             writer=self.writer,
@@ -154,6 +162,7 @@ class Engine:
             forecaster=self.forecaster,
             cache=parts.cache,
             custody=self.custody,
+            confirmation=self.confirmation,
             wake_dispatch=self.wake_dispatch,
         )
         self.cancellation = Cancellation(
@@ -199,8 +208,12 @@ class Engine:
             self.poller.track(int(argument), delay=0)
 
     def duties(self) -> list[Duty]:
-        """What must run in one process at a time: the provider account's work."""
-        return [Duty(f"provider:{self._limits.account}", self._provider_duty)]
+        """What must run in one process at a time: the provider account's work, and ending
+        the jobs nobody confirmed in time."""
+        return [
+            Duty(f"provider:{self._limits.account}", self._provider_duty),
+            Duty("confirm-timeouts", self.confirmation.run_forever),
+        ]
 
     async def start(self) -> None:
         """Take over this process's unfinished jobs (and any nobody works on), then keep

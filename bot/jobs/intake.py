@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from bot.db.database import DatabaseUnavailableError
 from bot.errors import UserFacingError
 from bot.jobs.admission import Admission
+from bot.jobs.confirmation import Confirmation
 from bot.jobs.custody import JobCustody
 from bot.jobs.forecast import Forecaster
-from bot.jobs.models import AnimateRequest, InputRef, Job
+from bot.jobs.models import AnimateRequest, Framing, InputRef, Job
 from bot.jobs.preparation import InputPreparer, PreparedInputs, refusal_for
 from bot.jobs.prober import Prober
 from bot.jobs.repository import (
@@ -65,6 +66,7 @@ class Intake:
         forecaster: Forecaster,
         cache: MediaCache,
         custody: JobCustody,
+        confirmation: Confirmation,
         wake_dispatch: Callable[[], None],
     ) -> None:
         self._jobs = jobs
@@ -75,6 +77,7 @@ class Intake:
         self._forecaster = forecaster
         self._cache = cache
         self._custody = custody
+        self._confirmation = confirmation  # queued now, or waiting for a Confirm first
         self._wake_dispatch = wake_dispatch  # in whichever process dispatches
         self._tasks = BackgroundTasks()
         # At most EMO_MAX_PREPARATIONS at once; the others wait in RECEIVED.
@@ -147,9 +150,8 @@ class Intake:
             inputs = await self._watched(job)
             entry = await self._admission.entry(job, inputs.audio_seconds)
             # The quotas are checked in the same transaction that queues the job.
-            return await self._writer.move(
-                job, JobState.QUEUED, inputs.queued(entry.estimate_usd), guard=entry.guard
-            )
+            target, changes = self._confirmation.entering(job, inputs.queued(entry.estimate_usd))
+            return await self._writer.move(job, target, changes, guard=entry.guard)
         except UserFacingError as refusal:
             await self._writer.end(job, JobState.REJECTED, refusal.message, tell=tell)
             raise
@@ -201,8 +203,10 @@ class Intake:
         guild_id: int | None,
         actor_id: int,
         actor_manages_server: bool,
+        framing: Framing | None = None,
     ) -> Accepted:
-        """Run a finished job again with the same inputs, for the same member.
+        """Run a finished job again with the same inputs, for the same member (``framing``:
+        at another framing, as a half-body refusal offers).
 
         Only for the job's own server: another server's job is "not found" (a crafted button
         must not make one server pay for another's). Raises RetryForbiddenError for anyone
@@ -231,10 +235,11 @@ class Intake:
             image=InputRef(url=original.image_source_url, declared_size=0),
             audio=InputRef(url=original.audio_source_url, declared_size=0),
             style=original.style,
-            framing=original.framing,
+            framing=framing or original.framing,
             trim=original.trim_audio,
             upload_limit_bytes=original.upload_limit_bytes,
             deliver_dm=original.deliver_dm,
+            confirm_first=original.confirm_first,
             # Every retry points at the first job: its folder holds the inputs, and one
             # pending retry per original is the rule.
             retry_of=first,

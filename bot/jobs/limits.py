@@ -36,6 +36,7 @@ class EngineLimits:
     rescan_seconds: float = 5.0  # other processes may add rows: look again even when not woken
     lease_seconds: float = 15.0  # a process's hold on a job or a duty outlives its heartbeat
     account: str = "default"  # the provider account's name (its slots, its duty)
+    confirm_timeout_seconds: float = 600.0  # a job awaiting confirmation is cancelled after
 
     @property
     def max_in_flight(self) -> int:

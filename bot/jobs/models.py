@@ -24,6 +24,12 @@ class Framing(enum.StrEnum):
     HEAD = "1:1"
     HALF_BODY = "3:4"
 
+    @property
+    def ratio(self) -> tuple[int, int]:
+        """Width to height: (1, 1) or (3, 4)."""
+        across, down = self.value.split(":")
+        return int(across), int(down)
+
 
 class InputRef(BaseModel):
     """Where a member's upload can be fetched; the declared fields are never trusted."""
@@ -52,6 +58,8 @@ class AnimateRequest(BaseModel):
     deliver_dm: bool = False  # the member asked for the result by direct message
     retry_of: int | None = None  # the job whose cached inputs this one reuses
     requested_by: int | None = None  # who asked, when not the owner (an admin's retry)
+    # Wait for a Confirm (the crop and the estimate shown first) before anything is spent.
+    confirm_first: bool = False
 
 
 class Box(BaseModel):
@@ -66,6 +74,9 @@ class Box(BaseModel):
 
     def as_list(self) -> list[int]:
         return [self.x1, self.y1, self.x2, self.y2]
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return self.x1, self.y1, self.x2, self.y2
 
     @classmethod
     def from_list(cls, values: list[int]) -> Box:
@@ -90,6 +101,7 @@ class JobChanges(BaseModel):
     ext_box: Box | None = None
     estimate_usd: float | None = None  # audio seconds x the framing's price, before submitting
     queued_at: datetime | None = None
+    confirm_by: datetime | None = None  # awaiting confirmation: cancelled if not confirmed by then
     not_before: datetime | None = None  # a queued job waits until then (retry backoff)
     # The provider's task.
     task_id: str | None = None
@@ -140,6 +152,7 @@ class Job(JobChanges):
     deliver_dm: bool = False
     retry_of: int | None = None  # the first job whose cached inputs this one reuses
     requested_by: int | None = None  # who asked, when not the owner (an admin's retry)
+    confirm_first: bool = False  # waits for a Confirm once its inputs are ready
     image_source_url: str
     audio_source_url: str
     created_at: datetime

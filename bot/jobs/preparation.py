@@ -21,6 +21,7 @@ from bot.media.download import DownloadError, DownloadTooLargeError, download_to
 from bot.media.hosting import MediaHost
 from bot.media.image import PreparedImage
 from bot.media.pool import MediaPool
+from bot.media.preview import try_write_preview
 from bot.media.sources import SourcePolicy
 from bot.messages import MessageKey, Phrase
 from bot.provider.client import DashScopeClient, with_retries
@@ -170,6 +171,15 @@ class InputPreparer:
         except ProviderInputError as error:
             log.info("job %d face check refused: %s", job.id, error.code)
             raise refusal_for(error) from None
+        # The crop the card shows: the region EMO animates, at the output's aspect.
+        ext_box = Box.from_list(detection.ext_bbox)
+        await asyncio.to_thread(
+            try_write_preview,
+            image.path,
+            ext_box.as_tuple(),
+            cache.preview(job.id),
+            ratio=job.framing.ratio,
+        )
         return PreparedInputs(
             image_sha256=image_hash,
             audio_sha256=audio_hash,
@@ -177,7 +187,7 @@ class InputPreparer:
             image_url=image_url,
             audio_url=audio_url,
             face_box=Box.from_list(detection.face_bbox),
-            ext_box=Box.from_list(detection.ext_bbox),
+            ext_box=ext_box,
         )
 
     async def _fetch(self, url: str, destination: Path, *, what: Kind) -> None:

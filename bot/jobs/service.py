@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from bot.jobs.budget import QueryBudget
 from bot.jobs.cancel import CancelOutcome
+from bot.jobs.confirmation import ConfirmOutcome
 from bot.jobs.engine import Engine
 from bot.jobs.forecast import Spot
 from bot.jobs.gate import ProviderGate
 from bot.jobs.intake import Accepted
-from bot.jobs.models import AnimateRequest, Job
+from bot.jobs.models import AnimateRequest, Framing, Job
 from bot.jobs.planning import DurationModel
 
 
@@ -29,9 +30,23 @@ class AnimateService:
         guild_id: int | None,
         actor_id: int,
         actor_manages_server: bool,
+        framing: Framing | None = None,
     ) -> Accepted:
-        """Run a finished job of ``guild_id`` again (see ``Intake.retry``)."""
+        """Run a finished job of ``guild_id`` again, at ``framing`` if given (see
+        ``Intake.retry``)."""
         return await self._engine.intake.retry(
+            job_id,
+            guild_id=guild_id,
+            actor_id=actor_id,
+            actor_manages_server=actor_manages_server,
+            framing=framing,
+        )
+
+    async def confirm(
+        self, job_id: int, *, guild_id: int | None, actor_id: int, actor_manages_server: bool
+    ) -> tuple[ConfirmOutcome, Job | None]:
+        """Queue a job that waits for a Confirm (see ``Confirmation.confirm``)."""
+        return await self._engine.confirmation.confirm(
             job_id,
             guild_id=guild_id,
             actor_id=actor_id,

@@ -56,7 +56,8 @@ class SqlJobRepository(SlotRecords, CustodyRecords, JobRecords):
                 "INSERT INTO jobs (state, guild_id, channel_id, user_id, locale, style, framing,"
                 " trim_audio, upload_limit_bytes, image_source_url, audio_source_url,"
                 " created_at, updated_at, deliver_dm, retry_of, requested_by, lease_owner,"
-                " lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " lease_until, confirm_first)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     JobState.RECEIVED.value,
                     request.guild_id,
@@ -76,6 +77,7 @@ class SqlJobRepository(SlotRecords, CustodyRecords, JobRecords):
                     request.requested_by,
                     lease.owner if lease else None,
                     lease.until if lease else None,
+                    request.confirm_first,
                 ),
             )
             await insert_event(tx, job_id, None, JobState.RECEIVED, 0, now)

@@ -10,6 +10,9 @@ class JobState(enum.StrEnum):
 
     RECEIVED = "received"  # row written the moment the command arrived
     PREPARING = "preparing"  # downloading, converting, re-hosting, detecting the face
+    # Inputs ready; the member looks at the crop and the estimate first. Holds no provider
+    # slot and is no part of the queue: nothing is submitted until someone confirms it.
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
     QUEUED = "queued"  # inputs ready, waiting for a provider slot
     SUBMITTING = "submitting"  # written before the submit request: its outcome may be unknown
     SUBMITTED = "submitted"  # the provider holds a task id (PENDING or RUNNING there)
@@ -35,6 +38,17 @@ ALLOWED_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
         {JobState.PREPARING, JobState.REJECTED, JobState.FAILED, JobState.CANCELED}
     ),
     JobState.PREPARING: frozenset(
+        {
+            JobState.AWAITING_CONFIRMATION,
+            JobState.QUEUED,
+            JobState.REJECTED,
+            JobState.FAILED,
+            JobState.CANCELED,
+        }
+    ),
+    # Confirmed: queued. Cancelled, or not confirmed in time: CANCELED (nothing billed). A
+    # quota that no longer fits when it is confirmed: REJECTED.
+    JobState.AWAITING_CONFIRMATION: frozenset(
         {JobState.QUEUED, JobState.REJECTED, JobState.FAILED, JobState.CANCELED}
     ),
     JobState.QUEUED: frozenset({JobState.SUBMITTING, JobState.FAILED, JobState.CANCELED}),

@@ -262,6 +262,43 @@ MESSAGES: dict[str, str] = {
         "削除されます）。ファイルを添付して、もう一度 /emo animate を実行してください。"
     ),
     "retry_started": "ジョブ #{job} をジョブ #{new} として作り直しています。",
+    # the crop on the card, confirm before spending, framing help
+    "state_awaiting": "確認待ち",
+    "card_awaiting": (
+        "👀 下の画像を確認してください。この範囲がそのまま動きます。動画を作成するには"
+        "**確定**を、やめるには**キャンセル**を押してください。確定するまで料金は発生しません。"
+        "確定されない場合は {deadline} にキャンセルされます。"
+    ),
+    "card_details": "🖼️ {framing} · 動き: {style} · {seconds} 秒",
+    "card_reframe_hint": (
+        "**顔アップ 1:1** を押すと、同じ写真と録音から顔を中心にした構図で作成します。"
+        "アップロードし直す必要はありません。"
+    ),
+    "framing_head": "顔アップ 1:1",
+    "framing_half_body": "上半身 3:4",
+    "style_normal": "標準",
+    "style_calm": "穏やか",
+    "style_active": "活発",
+    "button_confirm": "確定",
+    "button_reframe": "顔アップ 1:1",
+    "awaiting_confirmation": (
+        "写真と録音の準備ができました（ジョブ #{job}）。ステータスカードに、動かす範囲の画像と"
+        "料金が表示されています。そこで「確定」を押すと動画を作成します。{link}"
+    ),
+    "confirmed": "確定しました。ジョブ #{job} は順番待ちに入りました（前に {ahead} 件）。",
+    "confirm_already": "ジョブ #{job} はすでに確定されています。",
+    "confirm_ended": "ジョブ #{job} は終了しています。確定するものはありません。",
+    "confirm_forbidden": (
+        "ジョブ #{job} を確定できるのは、開始したメンバーか「サーバー管理」権限を持つ"
+        "メンバーだけです。"
+    ),
+    "confirm_timed_out": (
+        "ジョブ #{job} は時間内に確定されなかったため、キャンセルされました。料金は発生して"
+        "いません。作成するには、もう一度コマンドを実行してください。"
+    ),
+    "reframe_started": (
+        "ジョブ #{job} を同じ写真と録音から顔アップ（1:1）で作り直しています: ジョブ #{new}。"
+    ),
     "retry_forbidden": (
         "ジョブ #{job} を再試行できるのは、開始したメンバーか「サーバー管理」権限を持つ"
         "メンバーだけです。"
@@ -350,7 +387,8 @@ MESSAGES: dict[str, str] = {
         "既定のスタイル: {default_style}\n"
         "既定の構図: {default_framing}\n"
         "ダイレクトメッセージでの受け取りを許可: {dm_delivery}\n"
-        "運営者への通知: {alert_channel_id}"
+        "運営者への通知: {alert_channel_id}\n"
+        "作成前にメンバーが動画ごとに確認する: {confirm_before_spending}"
     ),
     "settings_saved": "保存しました: {names}。",
     "settings_reset": "ボットの既定値に戻しました: {names}。",
@@ -448,6 +486,9 @@ COMMANDS: dict[str, str] = {
         "長い録音を断らずに、最初の 60 秒を使います"
     ),
     "Send me the video by direct message": "動画をダイレクトメッセージで受け取ります",
+    "Show me the crop and the cost first; nothing is made until I press Confirm": (
+        "先に動かす範囲と料金を表示し、「確定」を押すまで作成しません"
+    ),
     "normal": "標準",
     "calm": "穏やか",
     "active": "活発",
@@ -498,6 +539,9 @@ COMMANDS: dict[str, str] = {
     "Where operator alerts about this server's jobs go": (
         "このサーバーのジョブに関する運営者向け通知の送信先"
     ),
+    "Whether members must confirm each video (crop and cost shown) before it is made": (
+        "メンバーが動画ごとに（動かす範囲と料金を見て）作成前に確定する必要があるか"
+    ),
     "Give a setting back to the bot's default": "設定をボットの既定値に戻します",
     "The setting to reset, or all of them": "戻す設定、またはすべて",
     "output_channel": "output_channel（出力チャンネル）",
@@ -509,6 +553,7 @@ COMMANDS: dict[str, str] = {
     "default_framing": "default_framing（既定の構図）",
     "dm_delivery": "dm_delivery（DM での受け取り）",
     "alert_channel": "alert_channel（運営者向け通知）",
+    "confirm_before_spending": "confirm_before_spending（作成前の確認）",
     "all": "すべて",
     "Who changed this server's settings": "このサーバーの設定の変更履歴を表示します",
     "List this server's jobs: who, where, when": "このサーバーのジョブ一覧（誰が・どこで・いつ）",
@@ -516,6 +561,7 @@ COMMANDS: dict[str, str] = {
     "Only jobs in this state": "この状態のジョブだけ",
     "received": "受付済み",
     "preparing": "準備中",
+    "awaiting_confirmation": "確認待ち",
     "queued": "順番待ち",
     "submitting": "送信中",
     "submitted": "送信済み",

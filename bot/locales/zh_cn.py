@@ -180,6 +180,35 @@ MESSAGES: dict[str, str] = {
         "再次运行 /emo animate。"
     ),
     "retry_started": "任务 #{job} 正在以任务 #{new} 重新生成。",
+    # the crop on the card, confirm before spending, framing help
+    "state_awaiting": "等待确认",
+    "card_awaiting": (
+        "👀 请查看下方的图片：这正是将要动起来的区域。点击**确认**制作视频，或点击**取消**。"
+        "确认之前不会产生任何费用；如无人确认，将于 {deadline} 取消。"
+    ),
+    "card_details": "🖼️ {framing} · 动作：{style} · {seconds} 秒",
+    "card_reframe_hint": (
+        "点击**头部 1:1**，即可用同一张照片和录音以头部为中心重新制作，无需重新上传。"
+    ),
+    "framing_head": "头部 1:1",
+    "framing_half_body": "半身 3:4",
+    "style_normal": "标准",
+    "style_calm": "平静",
+    "style_active": "活泼",
+    "button_confirm": "确认",
+    "button_reframe": "头部 1:1",
+    "awaiting_confirmation": (
+        "您的照片和录音已准备好（任务 #{job}）。状态卡片上显示了将要动起来的区域和费用，"
+        "在那里点击“确认”即可制作视频。{link}"
+    ),
+    "confirmed": "已确认：任务 #{job} 已进入队列，前面还有 {ahead} 个。",
+    "confirm_already": "任务 #{job} 已经确认过了。",
+    "confirm_ended": "任务 #{job} 已结束，没有需要确认的内容。",
+    "confirm_forbidden": "只有发起任务 #{job} 的成员或拥有“管理服务器”权限的成员才能确认它。",
+    "confirm_timed_out": (
+        "任务 #{job} 未在规定时间内确认，已被取消。未产生任何费用。如需制作，请再次运行命令。"
+    ),
+    "reframe_started": "正在用同一张照片和录音以头部构图（1:1）重新制作任务 #{job}：任务 #{new}。",
     "retry_forbidden": "只有发起任务 #{job} 的成员或拥有“管理服务器”权限的成员才能重试它。",
     # /emo queue, /emo jobs, /emo help
     "queue_server": (
@@ -251,7 +280,8 @@ MESSAGES: dict[str, str] = {
         "默认风格：{default_style}\n"
         "默认构图：{default_framing}\n"
         "允许通过私信接收结果：{dm_delivery}\n"
-        "运营者提醒：{alert_channel_id}"
+        "运营者提醒：{alert_channel_id}\n"
+        "每个视频制作前须由成员确认：{confirm_before_spending}"
     ),
     "settings_saved": "已保存：{names}。",
     "settings_reset": "已恢复为机器人的默认值：{names}。",
@@ -339,6 +369,9 @@ COMMANDS: dict[str, str] = {
         "录音过长时截取前 60 秒，而不是拒绝"
     ),
     "Send me the video by direct message": "通过私信接收视频",
+    "Show me the crop and the cost first; nothing is made until I press Confirm": (
+        "先显示将要动起来的区域和费用，点击“确认”后才开始制作"
+    ),
     "normal": "标准",
     "calm": "平静",
     "active": "活泼",
@@ -381,6 +414,9 @@ COMMANDS: dict[str, str] = {
     "Framing when a member does not choose one": "成员未选择时使用的构图",
     "Whether members may have their videos sent by direct message": "是否允许成员通过私信接收视频",
     "Where operator alerts about this server's jobs go": "本服务器任务的运营者提醒发送到哪里",
+    "Whether members must confirm each video (crop and cost shown) before it is made": (
+        "成员是否须在每个视频制作前（查看区域和费用后）确认"
+    ),
     "Give a setting back to the bot's default": "将设置恢复为机器人的默认值",
     "The setting to reset, or all of them": "要恢复的设置，或全部设置",
     "output_channel": "output_channel（输出频道）",
@@ -392,6 +428,7 @@ COMMANDS: dict[str, str] = {
     "default_framing": "default_framing（默认构图）",
     "dm_delivery": "dm_delivery（私信接收）",
     "alert_channel": "alert_channel（运营者提醒）",
+    "confirm_before_spending": "confirm_before_spending（制作前确认）",
     "all": "全部",
     "Who changed this server's settings": "查看本服务器设置的更改记录",
     "List this server's jobs: who, where, when": "列出本服务器的任务：谁、在哪里、何时",
@@ -399,6 +436,7 @@ COMMANDS: dict[str, str] = {
     "Only jobs in this state": "仅此状态的任务",
     "received": "已接收",
     "preparing": "准备中",
+    "awaiting_confirmation": "等待确认",
     "queued": "排队中",
     "submitting": "提交中",
     "submitted": "已提交",

@@ -22,6 +22,9 @@ SOURCE_NAMES: dict[Kind, str] = {"image": "image.source", "audio": "audio.source
 CONVERTED_NAMES: dict[Kind, str] = {"image": "image.jpg", "audio": "audio.mp3"}
 RESULT_NAME = "result.mp4"
 FITTED_NAME = "result-fitted.mp4"
+# The crop shown on the card: made from the member's photo, so it is one of the job's inputs
+# (deleted with them, by retention and by /emo forget: every name not in OUTPUT_NAMES is).
+PREVIEW_NAME = "preview.jpg"
 OUTPUT_NAMES = frozenset({RESULT_NAME, FITTED_NAME})
 _FOLDER = re.compile(r"job-([0-9]{1,18})")
 FILE_MODE = 0o600  # a member's files are the bot's alone (``python -m bot`` sets umask 077)
@@ -66,6 +69,10 @@ class MediaCache:
     def fitted(self, job_id: int) -> Path:
         """The result re-encoded to fit an upload limit."""
         return self.folder(job_id) / FITTED_NAME
+
+    def preview(self, job_id: int) -> Path:
+        """The crop EMO will animate, as shown on the card (an input: see PREVIEW_NAME)."""
+        return self.folder(job_id) / PREVIEW_NAME
 
     def has_inputs(self, job_id: int) -> bool:
         """Whether the converted inputs of ``job_id`` are still kept."""

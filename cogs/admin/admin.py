@@ -71,6 +71,9 @@ class AdminCog(
         default_framing="Framing when a member does not choose one",
         dm_delivery="Whether members may have their videos sent by direct message",
         alert_channel="Where operator alerts about this server's jobs go",
+        confirm_before_spending=(
+            "Whether members must confirm each video (crop and cost shown) before it is made"
+        ),
     )
     @app_commands.choices(
         default_style=[app_commands.Choice(name=s.value, value=s.value) for s in Style],
@@ -91,6 +94,7 @@ class AdminCog(
         default_framing: app_commands.Choice[str] | None = None,
         dm_delivery: bool | None = None,
         alert_channel: discord.TextChannel | None = None,
+        confirm_before_spending: bool | None = None,
     ) -> None:
         viewer = viewer_of(interaction)
         viewer.require_manager()
@@ -106,6 +110,7 @@ class AdminCog(
             SettingName.DEFAULT_FRAMING: default_framing.value if default_framing else None,
             SettingName.DM_DELIVERY: dm_delivery,
             SettingName.ALERT_CHANNEL: alert_channel.id if alert_channel else None,
+            SettingName.CONFIRM_BEFORE_SPENDING: confirm_before_spending,
         }
         settings = await self.guilds.settings.update(viewer, changes)
         locale = interaction_locale(interaction)

@@ -13,6 +13,7 @@ from cogs.emo.delivery import DiscordResults
 from cogs.emo.interactions import LiveInteractions
 from cogs.emo.notices import DiscordNotices
 from cogs.emo.operator import OperatorCog
+from cogs.emo.spending import SpendingButtons
 from cogs.emo.translator import CatalogueTranslator
 from cogs.emo.voice import VoiceMessageCog
 
@@ -21,7 +22,7 @@ async def setup(bot: EmoBot) -> None:
     core = bot.core
     interactions = LiveInteractions()
     actions = JobActions(bot, core.card_keeper, interactions)
-    buttons = JobButtons(actions)
+    buttons = JobButtons(actions, SpendingButtons(bot, actions))
     notices = DiscordNotices(bot, buttons, core.cards, interactions)
     # The wiring connects this edge to the core before the core starts.
     bot.use_edge(

@@ -14,6 +14,7 @@ from bot.errors import UserFacingError
 from bot.jobs.cancel import CancelOutcome
 from bot.jobs.intake import Accepted, RetryForbiddenError
 from bot.jobs.models import AnimateRequest, Framing, InputRef, Style
+from bot.jobs.states import JobState
 from bot.messages import MessageKey, UserMessage
 from bot.wiring import EmoBot, report_interaction_error
 from cogs.emo.delivery import RETRY_EMOJI
@@ -80,9 +81,11 @@ class JobActions:
         framing: Framing | None = None,
         trim: bool = False,
         dm: bool = False,
+        confirm: bool = False,
     ) -> AnimateRequest:
-        """The request, with the server's settings: its output channel, its defaults, and
-        whether it lets results go by direct message."""
+        """The request, with the server's settings: its output channel, its defaults,
+        whether it lets results go by direct message, and whether every job waits for a
+        Confirm (a member may ask for that on their own)."""
         assert interaction.channel_id is not None
         server = await self._core.guilds.settings.get(interaction.guild_id)
         if dm and not server.dm_delivery:
@@ -99,6 +102,7 @@ class JobActions:
             trim=trim,
             upload_limit_bytes=interaction.filesize_limit,
             deliver_dm=dm,
+            confirm_first=confirm or server.confirm_before_spending,
         )
 
     async def start(
@@ -133,6 +137,8 @@ class JobActions:
             else ""
         )
         key = MessageKey.PROVIDER_PAUSED if accepted.paused else MessageKey.QUEUED
+        if job.state is JobState.AWAITING_CONFIRMATION:
+            key = MessageKey.AWAITING_CONFIRMATION
         params = {"job": job.id, "ahead": accepted.ahead, "link": link}
         return say(UserMessage(key=key, params=params), job.locale)
 

@@ -61,6 +61,7 @@ class EmoCog(
         framing="Head shot (square) or half body (portrait)",
         trim="Use the first 60 seconds of a longer recording instead of refusing it",
         dm="Send me the video by direct message",
+        confirm="Show me the crop and the cost first; nothing is made until I press Confirm",
     )
     @app_commands.choices(
         style=[
@@ -82,6 +83,7 @@ class EmoCog(
         framing: app_commands.Choice[str] | None = None,
         trim: bool = False,
         dm: bool = False,
+        confirm: bool = False,
     ) -> None:
         # Acknowledge first: everything after may take longer than Discord's 3 s.
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -93,6 +95,7 @@ class EmoCog(
             framing=Framing(framing.value) if framing else None,
             trim=trim,
             dm=dm,
+            confirm=confirm,
         )
         # A refusal raises UserFacingError, which the tree's error handler shows privately.
         await self.actions.start(interaction, request)

@@ -7,7 +7,7 @@ import logging
 
 import discord
 
-from bot.cards.lines import can_retry
+from bot.cards.lines import can_reframe, can_retry
 from bot.cards.repository import CardRepository
 from bot.jobs.events import JobEvent, OperatorAlert
 from bot.wiring import EmoBot
@@ -47,8 +47,8 @@ class DiscordNotices:
             text = f"{mention} {text}"
         reply = await reply_to_card(self._cards, job)
         view = (
-            self._buttons.view(job.id, job.locale, retry=True)
-            if can_retry(job)
+            self._buttons.view(job.id, job.locale, retry=can_retry(job), reframe=can_reframe(job))
+            if can_retry(job) or can_reframe(job)
             else discord.utils.MISSING
         )
         channel = self._bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)

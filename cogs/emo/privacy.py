@@ -55,6 +55,8 @@ class PrivacyCommands(_CogMixin):
         # Deleting files may take a moment: acknowledge within Discord's 3 s first.
         await interaction.response.defer(ephemeral=True, thinking=True)
         erased = await self.bot.core.guilds.retention.forget_member(viewer.user_id)
+        # The crops on the cards of the jobs whose files went: taken off now.
+        await self.bot.core.card_keeper.sweep()
         await answer_privately(
             interaction, render.forgotten(erased, interaction_locale(interaction))
         )

@@ -40,6 +40,7 @@ def settings_view(settings: GuildSettings, locale: str) -> str:
         return shown if value is not None else text(MessageKey.VALUE_NO_LIMIT, locale)
 
     yes_no = MessageKey.VALUE_YES if settings.dm_delivery else MessageKey.VALUE_NO
+    confirm = MessageKey.VALUE_YES if settings.confirm_before_spending else MessageKey.VALUE_NO
     values: dict[SettingName, str] = {
         SettingName.OUTPUT_CHANNEL: channel(
             settings.output_channel_id, MessageKey.VALUE_COMMAND_CHANNEL
@@ -54,6 +55,7 @@ def settings_view(settings: GuildSettings, locale: str) -> str:
         SettingName.DEFAULT_FRAMING: settings.default_framing.value,
         SettingName.DM_DELIVERY: text(yes_no, locale),
         SettingName.ALERT_CHANNEL: channel(settings.alert_channel_id, MessageKey.VALUE_LOG_ONLY),
+        SettingName.CONFIRM_BEFORE_SPENDING: text(confirm, locale),
     }
     params: dict[str, Param] = {
         name.value: f"{value} ✱" if name in settings.overridden else value
