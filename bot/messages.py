@@ -162,6 +162,10 @@ class MessageKey(enum.StrEnum):
     SETTING_OUT_OF_RANGE = "setting_out_of_range"
     SETTING_INVALID = "setting_invalid"
     SETTING_UNKNOWN = "setting_unknown"
+    # Operator ceilings (bot/guilds/ceilings.py): a server may lower them, not raise them.
+    SETTING_ABOVE_CEILING = "setting_above_ceiling"
+    VALUE_CEILING = "value_ceiling"
+    VALUE_CLAMPED = "value_clamped"
     SETTINGS_NOTHING_GIVEN = "settings_nothing_given"
     SETTINGS_VIEW = "settings_view"
     SETTINGS_SAVED = "settings_saved"
@@ -178,6 +182,9 @@ class MessageKey(enum.StrEnum):
     QUOTA_MONTHLY_BUDGET = "quota_monthly_budget"
     QUOTA_DAILY_USED_UP = "quota_daily_used_up"
     QUOTA_BUDGET_USED_UP = "quota_budget_used_up"
+    # The bot-wide monthly budget over every server on the shared accounts.
+    TOTAL_BUDGET_USED_UP = "total_budget_used_up"
+    TOTAL_BUDGET_TOO_LITTLE_LEFT = "total_budget_too_little_left"
     USAGE_MEMBER = "usage_member"
     USAGE_ALLOWANCE = "usage_allowance"
     USAGE_SERVER = "usage_server"
@@ -209,12 +216,21 @@ class Mention(BaseModel):
     user_id: int
 
 
+class MomentStyle(enum.StrEnum):
+    """How a moment is shown: how far from now it is, or the day it falls on."""
+
+    RELATIVE = "relative"
+    DATE = "date"
+
+
 class Moment(BaseModel):
-    """A placeholder value: a point in time (on Discord, a timestamp that ticks by itself)."""
+    """A placeholder value: a point in time (on Discord, a timestamp each member reads in
+    their own time zone: one that ticks by itself, or a date)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     at: datetime
+    style: MomentStyle = MomentStyle.RELATIVE
 
 
 class MessageLink(BaseModel):
@@ -254,6 +270,10 @@ def _plain_moment(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _plain_date(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d UTC")
+
+
 @dataclass(frozen=True)
 class Markup:
     """How an edge writes the placeholder values the catalogue cannot: a member, a moment, a
@@ -262,6 +282,7 @@ class Markup:
     mention: Callable[[int], str]
     moment: Callable[[datetime], str]
     link: Callable[[MessageLink], str]
+    date: Callable[[datetime], str] = _plain_date  # a Moment of style DATE
 
 
 PLAIN = Markup(mention=lambda _: "", moment=_plain_moment, link=lambda _: "")
@@ -630,6 +651,15 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "{value} is not a valid value for `{setting}`. Nothing was changed."
         ),
         MessageKey.SETTING_UNKNOWN: "There is no setting called `{setting}`.",
+        MessageKey.SETTING_ABOVE_CEILING: (
+            "`{setting}` can be at most {ceiling} in this server: that is the limit the bot's "
+            "operator set, and a server may lower it but not raise it. {value} cannot be used. "
+            "Nothing was changed."
+        ),
+        MessageKey.VALUE_CEILING: "{value} (the operator's limit: {ceiling})",
+        MessageKey.VALUE_CLAMPED: (
+            "{value} (the operator's limit: this server's own {stored} is above it)"
+        ),
         MessageKey.SETTINGS_NOTHING_GIVEN: (
             "Give at least one setting to change, for example `/emo-admin set queue_cap:10`."
         ),
@@ -670,6 +700,16 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "This server has used its monthly budget: ${spent} of ${budget}. The budget "
             "resets <t:{resets_at}:F> (<t:{resets_at}:R>); a server admin can raise it with "
             "`/emo-admin set`."
+        ),
+        MessageKey.TOTAL_BUDGET_USED_UP: (
+            "The bot's monthly budget for all servers is used up, so no new videos can be made "
+            "until {resets_on}. It is the bot operator's limit, and it starts afresh on the "
+            "first day of every month (UTC). Nothing was charged."
+        ),
+        MessageKey.TOTAL_BUDGET_TOO_LITTLE_LEFT: (
+            "This video would cost about ${estimate}, more than is left of the bot's monthly "
+            "budget for all servers. A shorter recording may still fit; the budget starts "
+            "afresh on {resets_on}. Nothing was charged."
         ),
         MessageKey.QUOTA_MONTHLY_BUDGET: (
             "This video would cost about ${estimate}, but this server has ${left} left of its "
@@ -771,7 +811,8 @@ def _values(
         if isinstance(value, Mention):
             values[name] = markup.mention(value.user_id)
         elif isinstance(value, Moment):
-            values[name] = markup.moment(value.at)
+            shown = markup.date if value.style is MomentStyle.DATE else markup.moment
+            values[name] = shown(value.at)
         elif isinstance(value, MessageLink):
             values[name] = markup.link(value)
         elif isinstance(value, Phrase):

@@ -152,9 +152,12 @@ class Settings(BaseSettings):
     emo_retry_base_seconds: float = Field(default=2.0, gt=0)
     emo_max_active_per_member: int = Field(default=2, ge=1)
     emo_max_queued_per_server: int = Field(default=20, ge=1)
-    # Server administration: bot-wide defaults a server's admins may change (/emo-admin).
+    # Server administration: bot-wide defaults a server's admins may lower, never raise
+    # (/emo-admin; the two caps above are ceilings too, bot/guilds/ceilings.py).
     emo_member_seconds_per_day: int | None = Field(default=None, ge=0)  # None: no limit
     emo_monthly_budget_usd: float | None = Field(default=None, ge=0)  # None: no budget
+    # What every server on the shared accounts may spend together per UTC month; None: no limit.
+    emo_total_monthly_budget_usd: float | None = Field(default=None, ge=0)
     emo_price_head_usd_per_second: float = Field(default=HEAD_USD_PER_SECOND, ge=0)
     emo_price_half_body_usd_per_second: float = Field(default=HALF_BODY_USD_PER_SECOND, ge=0)
     emo_input_retention_hours: float = Field(default=48.0, gt=0)

@@ -27,7 +27,7 @@ from discord.ext import commands
 from bot.core import Core, Edge
 from bot.db.database import DatabaseUnavailableError
 from bot.errors import QuietError, UserFacingError
-from bot.messages import MessageKey, UserMessage, choose_locale, render
+from bot.messages import Markup, MessageKey, UserMessage, choose_locale, render
 from bot.settings import ProviderKind, Settings
 from bot.startup import (
     Service,
@@ -63,6 +63,15 @@ async def answer_privately(interaction: discord.Interaction[Any], text: str) -> 
         log.warning("could not answer interaction %s: %s", interaction.id, error.status)
 
 
+# A refusal's typed values as Discord shows them (the cogs' own messages: cogs/shared/markup.py).
+_REFUSAL_MARKUP = Markup(
+    mention=lambda user_id: f"<@{user_id}>",
+    moment=lambda at: discord.utils.format_dt(at, "R"),
+    link=lambda _: "",
+    date=lambda at: discord.utils.format_dt(at, "D"),
+)
+
+
 async def report_interaction_error(interaction: discord.Interaction[Any], error: Exception) -> None:
     """Every error reaches the member as a short private message; unexpected ones are logged
     with a reference id the member can quote."""
@@ -70,7 +79,7 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
     guild_locale = str(interaction.guild_locale) if interaction.guild_locale else None
     locale = choose_locale(str(interaction.locale), guild_locale)
     if isinstance(cause, UserFacingError):
-        await answer_privately(interaction, render(cause.message, locale))
+        await answer_privately(interaction, render(cause.message, locale, _REFUSAL_MARKUP))
         return
     if isinstance(cause, app_commands.NoPrivateMessage):
         await answer_privately(interaction, render(UserMessage(key=MessageKey.GUILD_ONLY), locale))

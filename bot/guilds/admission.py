@@ -1,4 +1,5 @@
-"""Admission: a prepared job enters the queue only within its server's limits.
+"""Admission: a prepared job enters the queue only within its server's limits and the
+bot-wide monthly budget (``total_budget.py``).
 
 The checks run inside the same write transaction as the job's move to QUEUED, so two
 processes (or two coroutines) cannot both squeeze in past a limit.
@@ -13,6 +14,7 @@ from bot.clock import Clock, day_start, month_start, next_day, next_month, syste
 from bot.errors import UserFacingError
 from bot.guilds.money import usd
 from bot.guilds.settings import GuildSettings, GuildSettingsStore
+from bot.guilds.total_budget import BotWideBudget
 from bot.jobs.admission import QueueEntry
 from bot.jobs.models import Job
 from bot.jobs.repository import Caps, JobRepository, LedgerView
@@ -43,11 +45,13 @@ class GuildAdmission:
         jobs: JobRepository,
         guilds: GuildSettingsStore,
         prices: Prices,
+        total: BotWideBudget | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self._jobs = jobs
         self._guilds = guilds
         self._prices = prices
+        self._total = total  # None: no bot-wide budget
         self._clock = clock
 
     @property
@@ -61,10 +65,13 @@ class GuildAdmission:
     async def caps(self, guild_id: int | None, user_id: int) -> Caps:
         """The server's caps for a new job's row. Refuses at once (QuotaExceededError), before
         anything is downloaded, when the member's allowance or the server's budget is used
-        up; whether the video itself fits is known only once its length is (``entry``)."""
+        up, or the bot-wide budget is spent; whether the video itself fits is known only once
+        its length is (``entry``)."""
         settings = await self._guilds.get(guild_id)
         if guild_id is not None:
             await self._check_used_up(guild_id, user_id, settings)
+        if self._total is not None:
+            await self._total.check_not_spent(guild_id, self._jobs)
         return Caps(
             active_per_member=settings.active_per_member,
             queued_per_server=settings.queue_cap,
@@ -109,12 +116,15 @@ class GuildAdmission:
             return QueueEntry(estimate_usd=estimate)
         settings = await self._guilds.get(job.guild_id)
         now = self._clock()
+        total = await self._total.guard(job, estimate) if self._total is not None else None
 
         async def within_limits(ledger: LedgerView) -> None:
             if settings.seconds_per_day is not None:
                 await self._check_day(ledger, job, settings.seconds_per_day, audio_seconds, now)
             if settings.monthly_budget_usd is not None:
                 await self._check_month(ledger, job, settings.monthly_budget_usd, estimate, now)
+            if total is not None:
+                await total(ledger)
 
         return QueueEntry(estimate_usd=estimate, guard=within_limits)
 

@@ -95,6 +95,10 @@ class GuildSettings(BaseModel):
     # Every job waits for a Confirm (its crop and estimate on the card) before anything is spent.
     confirm_before_spending: bool = False
     overridden: frozenset[SettingName] = frozenset()  # which values the server set itself
+    # The operator's ceilings over this server's values (none on an account of its own), and
+    # the server's own values above them, lowered to the ceiling (bot/guilds/ceilings.py).
+    ceilings: dict[SettingName, int | float] = Field(default_factory=dict)
+    clamped: dict[SettingName, int | float] = Field(default_factory=dict)
 
 
 def bot_defaults(settings: Settings) -> GuildSettings:

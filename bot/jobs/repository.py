@@ -85,6 +85,18 @@ class LedgerView(Protocol):
         the job ``excluding`` (the one being admitted)."""
         ...
 
+    async def servers_totals(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        excluding_guilds: Collection[int] = (),
+        excluding: int | None = None,
+    ) -> Totals:
+        """What every server but ``excluding_guilds`` used together in ``[since, until)``
+        (jobs outside a server not counted), leaving out the job ``excluding``."""
+        ...
+
 
 Guard = Callable[[LedgerView], Awaitable[None]]
 """Checked inside a transition's transaction; raises to refuse it (nothing is written)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -118,6 +118,28 @@ async def ledger_totals(
     return totals_of(await connection.fetch_one(f"{sql} AND {COUNTED}", params))
 
 
+async def servers_totals(
+    connection: Connection,
+    *,
+    since: datetime,
+    until: datetime,
+    excluding_guilds: Collection[int] = (),
+    excluding: int | None = None,
+) -> Totals:
+    """The sums over every server's jobs but those of ``excluding_guilds``."""
+    sql = f"SELECT {SUMS} FROM jobs WHERE created_at >= ? AND created_at < ?"
+    params: list[object] = [since, until]
+    if excluding_guilds:
+        sql += f" AND guild_id NOT IN ({', '.join('?' for _ in excluding_guilds)})"
+        params.extend(sorted(excluding_guilds))
+    if excluding is not None:
+        sql += " AND id != ?"
+        params.append(excluding)
+    return totals_of(
+        await connection.fetch_one(f"{sql} AND guild_id IS NOT NULL AND {COUNTED}", params)
+    )
+
+
 class TransactionLedger:
     """The LedgerView a guard sees: reads inside the transition's transaction."""
 
@@ -139,6 +161,22 @@ class TransactionLedger:
             since=since,
             until=until,
             user_id=user_id,
+            excluding=excluding,
+        )
+
+    async def servers_totals(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        excluding_guilds: Collection[int] = (),
+        excluding: int | None = None,
+    ) -> Totals:
+        return await servers_totals(
+            self._connection,
+            since=since,
+            until=until,
+            excluding_guilds=excluding_guilds,
             excluding=excluding,
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from bot.jobs.ledger import Totals
@@ -17,6 +17,7 @@ from bot.jobs.sql_common import (
     decode,
     ledger_totals,
     owner_column,
+    servers_totals,
     totals_of,
 )
 
@@ -39,6 +40,22 @@ class JobRecords(SqlBase):
             since=since,
             until=until,
             user_id=user_id,
+            excluding=excluding,
+        )
+
+    async def servers_totals(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        excluding_guilds: Collection[int] = (),
+        excluding: int | None = None,
+    ) -> Totals:
+        return await servers_totals(
+            self._db,
+            since=since,
+            until=until,
+            excluding_guilds=excluding_guilds,
             excluding=excluding,
         )
 

@@ -374,6 +374,13 @@ MESSAGES: dict[str, str] = {
     ),
     "setting_invalid": "{value} は `{setting}` の値として無効です。何も変更していません。",
     "setting_unknown": "`{setting}` という設定はありません。",
+    "setting_above_ceiling": (
+        "このサーバーでは `{setting}` は最大 {ceiling} です。これはボットの運営者が決めた上限"
+        "で、サーバーは下げられますが上げられません。{value} は使えません。何も変更していま"
+        "せん。"
+    ),
+    "value_ceiling": "{value}（運営者の上限: {ceiling}）",
+    "value_clamped": "{value}（運営者の上限: このサーバー自身の値 {stored} はこれを超えています）",
     "settings_nothing_given": (
         "変更する設定を 1 つ以上指定してください。例: `/emo-admin set queue_cap:10`"
     ),
@@ -415,6 +422,16 @@ MESSAGES: dict[str, str] = {
         "このサーバーは今月の予算を使い切りました（${budget} 中 ${spent}）。予算は "
         "<t:{resets_at}:F>（<t:{resets_at}:R>）にリセットされます。サーバー管理者は "
         "`/emo-admin set` で予算を引き上げられます。"
+    ),
+    "total_budget_used_up": (
+        "全サーバー共通のボットの月間予算を使い切ったため、{resets_on} まで新しい動画は作れ"
+        "ません。これはボットの運営者が決めた上限で、毎月 1 日（UTC）にリセットされます。"
+        "料金は発生していません。"
+    ),
+    "total_budget_too_little_left": (
+        "この動画の料金は約 ${estimate} で、全サーバー共通のボットの月間予算の残りを超えて"
+        "います。もっと短い録音なら作れるかもしれません。予算は {resets_on} にリセットされ"
+        "ます。料金は発生していません。"
     ),
     "quota_monthly_budget": (
         "この動画の料金は約 ${estimate} ですが、このサーバーの月間予算 ${budget} の残りは "

@@ -269,6 +269,12 @@ MESSAGES: dict[str, str] = {
     ),
     "setting_invalid": "{value} 不是 `{setting}` 的有效值。未做任何更改。",
     "setting_unknown": "没有名为 `{setting}` 的设置。",
+    "setting_above_ceiling": (
+        "本服务器的 `{setting}` 最多为 {ceiling}：这是机器人运营者设定的上限，服务器可以调低但"
+        "不能调高。因此不能使用 {value}。未做任何更改。"
+    ),
+    "value_ceiling": "{value}（运营者的上限：{ceiling}）",
+    "value_clamped": "{value}（运营者的上限：本服务器自己设定的 {stored} 超过了它）",
     "settings_nothing_given": "请至少提供一项要更改的设置，例如 `/emo-admin set queue_cap:10`。",
     "settings_view": (
         "**本服务器的设置**（✱ 表示由本服务器设置，其余为机器人的默认值）\n"
@@ -305,6 +311,14 @@ MESSAGES: dict[str, str] = {
     "quota_budget_used_up": (
         "本服务器已用完本月预算：已使用 ${spent} / ${budget}。预算将于 <t:{resets_at}:F>"
         "（<t:{resets_at}:R>）重置；服务器管理员可以用 `/emo-admin set` 提高预算。"
+    ),
+    "total_budget_used_up": (
+        "机器人面向所有服务器的每月预算已用完，{resets_on} 之前无法制作新视频。这是机器人运营者"
+        "设定的上限，每月 1 日（UTC）重新开始。未产生任何费用。"
+    ),
+    "total_budget_too_little_left": (
+        "这个视频预计花费约 ${estimate}，超过了机器人面向所有服务器的每月预算的剩余额度。更短的"
+        "录音也许还可以；预算将于 {resets_on} 重新开始。未产生任何费用。"
     ),
     "quota_monthly_budget": (
         "这个视频预计花费约 ${estimate}，但本服务器每月 ${budget} 的预算只剩 ${left}（本月"

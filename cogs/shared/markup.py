@@ -21,7 +21,11 @@ def _relative(at: datetime) -> str:
     return discord.utils.format_dt(at, "R")
 
 
-DISCORD = Markup(mention=lambda user_id: f"<@{user_id}>", moment=_relative, link=_link)
+def _date(at: datetime) -> str:
+    return discord.utils.format_dt(at, "D")
+
+
+DISCORD = Markup(mention=lambda user_id: f"<@{user_id}>", moment=_relative, link=_link, date=_date)
 
 
 def say(message: UserMessage, locale: str | None) -> str:

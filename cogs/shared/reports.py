@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.guilds.audit import AuditEntry, AuditPage
+from bot.guilds.ceilings import shown
 from bot.guilds.money import usd
 from bot.guilds.retention import Erased
 from bot.guilds.settings import GuildSettings, SettingChange, SettingName
@@ -58,10 +59,26 @@ def settings_view(settings: GuildSettings, locale: str) -> str:
         SettingName.CONFIRM_BEFORE_SPENDING: text(confirm, locale),
     }
     params: dict[str, Param] = {
-        name.value: f"{value} ✱" if name in settings.overridden else value
+        name.value: _with_ceiling(
+            settings, name, f"{value} ✱" if name in settings.overridden else value, locale
+        )
         for name, value in values.items()
     }
     return render(UserMessage(key=MessageKey.SETTINGS_VIEW, params=params), locale)
+
+
+def _with_ceiling(settings: GuildSettings, name: SettingName, value: str, locale: str) -> str:
+    """``value`` with the operator's ceiling over it, or the server's own value above it."""
+    ceiling = settings.ceilings.get(name)
+    if ceiling is None:
+        return value
+    dollars = "$" if name is SettingName.MONTHLY_BUDGET else ""
+    stored = settings.clamped.get(name)
+    if stored is not None:
+        own = f"{dollars}{shown(name, stored)}"
+        return text(MessageKey.VALUE_CLAMPED, locale, value=value, stored=own)
+    limit = f"{dollars}{shown(name, ceiling)}"
+    return text(MessageKey.VALUE_CEILING, locale, value=value, ceiling=limit)
 
 
 def names(settings: list[SettingName]) -> str:

@@ -20,6 +20,7 @@ from bot.messages import (
     Mention,
     MessageKey,
     Moment,
+    MomentStyle,
     Phrase,
     UserMessage,
     choose_locale,
@@ -236,3 +237,18 @@ def test_typed_values_are_written_by_the_edges_markup() -> None:
     assert "<@" not in render(title)
     stored = PARAMS.dump_json(title.params)
     assert PARAMS.validate_json(stored) == title.params  # the row keeps them typed
+
+
+def test_a_moment_shown_as_a_date_is_written_by_the_edges_date_markup() -> None:
+    first = datetime(2025, 7, 1, tzinfo=UTC)
+    on = Moment(at=first, style=MomentStyle.DATE)
+    message = UserMessage(key=MessageKey.TOTAL_BUDGET_USED_UP, params={"resets_on": on})
+    assert "until 2025-07-01 UTC." in render(message)  # plain text: the UTC date
+    edge = Markup(mention=str, moment=str, link=str, date=lambda at: f"<t:{int(at.timestamp())}:D>")
+    for locale in ("en", "ja", "zh-CN"):
+        assert f"<t:{int(first.timestamp())}:D>" in render(message, locale, edge)
+    assert PARAMS.validate_json(PARAMS.dump_json(message.params)) == message.params
+    # Rows written before moments had a style read back as relative ones.
+    assert PARAMS.validate_json(b'{"at": {"at": "2025-07-01T00:00:00Z"}}') == {
+        "at": Moment(at=first)
+    }

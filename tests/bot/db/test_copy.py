@@ -90,7 +90,7 @@ async def _stopped_sqlite_install(simulator: Simulator, tmp_path: Path) -> Insta
         canceled = await engine.enqueue_prepared(guild_id=5, user_id=5)
         await engine.service.cancel(canceled.id, guild_id=5, actor_id=5, actor_manages_server=False)
         admin = Viewer(guild_id=4, user_id=40, manages_server=True)
-        await engine.core.guilds.settings.update(admin, {"queue_cap": 50, "dm_delivery": False})
+        await engine.core.guilds.settings.update(admin, {"queue_cap": 15, "dm_delivery": False})
         await engine.core.guilds.settings.reset(admin, [SettingName.QUEUE_CAP])
         await engine.core.guilds.settings.update(admin, {"monthly_budget_usd": 12.5})
         await engine.core.cards.shown(running.id, message_id=9001, state=JobState.SUBMITTED)

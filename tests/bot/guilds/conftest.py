@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.guilds.access import Viewer
+from bot.guilds.accounts import AccountPlans
 from bot.guilds.services import GuildServices, build_guild_services
 from bot.settings import Settings
 from tests.bot.guilds.rows import MovableClock, Rows
@@ -16,6 +17,20 @@ OTHER_GUILD = 222
 ADMIN = Viewer(guild_id=GUILD, user_id=1, manages_server=True)
 ALICE = Viewer(guild_id=GUILD, user_id=2, manages_server=False)
 BOB = Viewer(guild_id=GUILD, user_id=3, manages_server=False)
+
+
+class OwnAccounts:
+    """Servers on an account of their own, as bringing one's own key will record them (not
+    built yet: the bot's own ``SharedAccountsOnly`` answers no for every server)."""
+
+    def __init__(self, *guild_ids: int) -> None:
+        self._guilds = frozenset(guild_ids)
+
+    async def own_account(self, guild_id: int) -> bool:
+        return guild_id in self._guilds
+
+    async def own_account_guilds(self) -> frozenset[int]:
+        return self._guilds
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -42,9 +57,10 @@ ServicesFactory = Callable[..., GuildServices]
 @pytest.fixture
 def make_services(store: Rows, clock: MovableClock, tmp_path: Path) -> ServicesFactory:
     """The real guild services over the test's rows and clock; keyword arguments are
-    settings (``emo_member_seconds_per_day=60``)."""
+    settings (``emo_member_seconds_per_day=60``), and ``accounts``: which servers run on an
+    account of their own."""
 
-    def make(**settings: object) -> GuildServices:
+    def make(accounts: AccountPlans | None = None, **settings: object) -> GuildServices:
         values: dict[str, object] = {
             "dashscope_api_key": "sk-test",
             "emo_data_dir": tmp_path,
@@ -55,6 +71,7 @@ def make_services(store: Rows, clock: MovableClock, tmp_path: Path) -> ServicesF
             jobs=store.jobs,
             guilds=store.guilds,
             cache=store.cache,
+            accounts=accounts,
             clock=clock,
         )
 

@@ -180,8 +180,8 @@ async def test_caps_come_from_the_server_and_jobs_outside_servers_have_no_quotas
     # The command line (no server) is the operator's own: no allowance, no budget.
     job = await preparing(store, guild_id=None, user_id=2, at=clock.now)
     assert (await admit(store, services.admission, job, 30)).state is JobState.QUEUED
-    await services.settings.update(ADMIN, {"seconds_per_day": 100, "monthly_budget_usd": 5})
-    assert await services.admission.caps(GUILD, 2) == Caps(1, 3)
+    # The same server's caps, once the operator sets no allowance and no budget.
+    assert await make_services().admission.caps(GUILD, 2) == Caps(1, 3)
 
 
 async def test_two_jobs_racing_for_the_last_seconds_cannot_both_get_in(
