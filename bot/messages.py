@@ -76,6 +76,7 @@ class MessageKey(enum.StrEnum):
     # the status card
     CARD_TITLE = "card_title"
     CARD_CHECKING = "card_checking"
+    CARD_WAITING_PREPARER = "card_waiting_preparer"
     CARD_QUEUED = "card_queued"
     CARD_PAUSED = "card_paused"
     CARD_WAITING_AT_PROVIDER = "card_waiting_at_provider"
@@ -487,6 +488,10 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
         ),
         MessageKey.CARD_TITLE: "🎬 **Talking portrait for {mention}** · job #{job}",
         MessageKey.CARD_CHECKING: "⏳ Checking the photo and the recording…",
+        MessageKey.CARD_WAITING_PREPARER: (
+            "⏳ Waiting its turn to be checked: the bot checks a few members' files at a time. "
+            "Nothing is charged meanwhile."
+        ),
         MessageKey.CARD_QUEUED: "🕒 Queued: {ahead} ahead · ready about {eta}",
         MessageKey.CARD_PAUSED: (
             "⏸️ Waiting: the video service needs the bot operator's attention. The job keeps "

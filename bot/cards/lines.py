@@ -194,6 +194,8 @@ def _status_line(job: Job, *, spot: Spot | None, paused: bool) -> UserMessage:
     state = job.state
     eta: Param = Moment(at=spot.ready_at) if spot and spot.ready_at else "?"
     if state in (JobState.RECEIVED, JobState.PREPARING):
+        if job.waiting_since is not None:
+            return UserMessage(key=MessageKey.CARD_WAITING_PREPARER)
         return UserMessage(key=MessageKey.CARD_CHECKING)
     if state is JobState.AWAITING_CONFIRMATION:
         deadline: Param = Moment(at=job.confirm_by) if job.confirm_by else "?"

@@ -11,13 +11,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.clock import utcnow
 from bot.db.database import DatabaseUnavailableError
 from bot.errors import UserFacingError
 from bot.jobs.admission import Admission
 from bot.jobs.confirmation import Confirmation
 from bot.jobs.custody import JobCustody
 from bot.jobs.forecast import Forecaster
-from bot.jobs.models import AnimateRequest, Framing, InputRef, Job
+from bot.jobs.models import AnimateRequest, Framing, InputRef, Job, JobChanges
 from bot.jobs.preparation import InputPreparer, PreparedInputs, refusal_for
 from bot.jobs.prober import Prober
 from bot.jobs.repository import (
@@ -134,9 +135,15 @@ class Intake:
     async def _prepare(self, job: Job, *, tell: bool = False) -> Job:
         """Wait for a free preparer (a new job stays RECEIVED meanwhile), then prepare."""
         try:
+            if self._preparing.locked():
+                # Every preparer is busy: the row (and so the card) says the job waits its turn.
+                job = await self._writer.annotate(job, JobChanges(waiting_since=utcnow()))
             async with self._preparing:
+                began = JobChanges(waiting_since=None) if job.waiting_since else None
                 if job.state is JobState.RECEIVED:
-                    job = await self._writer.move(job, JobState.PREPARING)
+                    job = await self._writer.move(job, JobState.PREPARING, began)
+                elif began is not None:
+                    job = await self._writer.annotate(job, began)
                 return await self._prepare_or_refuse(job, tell)
         except StaleJobStateError:
             # The row left PREPARING under us: the member cancelled it meanwhile.

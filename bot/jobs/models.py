@@ -100,6 +100,9 @@ class JobChanges(BaseModel):
     face_box: Box | None = None
     ext_box: Box | None = None
     estimate_usd: float | None = None  # audio seconds x the framing's price, before submitting
+    # Waiting for a free preparer (EMO_MAX_PREPARATIONS were busy) since then; None once its
+    # preparation began, or when it never had to wait. The card says so.
+    waiting_since: datetime | None = None
     queued_at: datetime | None = None
     confirm_by: datetime | None = None  # awaiting confirmation: cancelled if not confirmed by then
     not_before: datetime | None = None  # a queued job waits until then (retry backoff)

@@ -212,6 +212,10 @@ MESSAGES: dict[str, str] = {
     # the status card
     "card_title": "🎬 **{mention} さんのしゃべるポートレート** · ジョブ #{job}",
     "card_checking": "⏳ 写真と録音を確認しています…",
+    "card_waiting_preparer": (
+        "⏳ 確認の順番を待っています。ボットは一度に数人分のファイルを確認します。"
+        "待っている間に料金はかかりません。"
+    ),
     "card_queued": "🕒 順番待ち: 前に {ahead} 件 · 完成予定 {eta}",
     "card_paused": (
         "⏸️ 待機中: 動画サービスにボット運営者の対応が必要です。このジョブの順番は保たれます。"

@@ -146,6 +146,9 @@ MESSAGES: dict[str, str] = {
     # the status card
     "card_title": "🎬 **{mention} 的会说话的肖像** · 任务 #{job}",
     "card_checking": "⏳ 正在检查照片和录音…",
+    "card_waiting_preparer": (
+        "⏳ 正在排队等待检查：机器人一次只检查几位成员的文件。等待期间不会产生任何费用。"
+    ),
     "card_queued": "🕒 排队中：前面还有 {ahead} 个 · 预计完成：{eta}",
     "card_paused": "⏸️ 等待中：视频服务需要机器人运营者处理。此任务会保留位置。",
     "card_waiting_at_provider": "🕒 在视频服务中等待 · 预计完成：{eta}",
