@@ -7,7 +7,8 @@ nothing up at run time.
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol, Self
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, Self, cast
 
 import discord
 
@@ -46,115 +47,91 @@ def _label(item: discord.ui.Item[Any], default: str) -> str:
     return (item.label if isinstance(item, discord.ui.Button) else None) or default
 
 
+Run = Callable[[discord.Interaction[Any], int], Awaitable[None]]
+JobButton = type[discord.ui.DynamicItem[Button]]
+
+
+def _job_button(
+    kind: str,
+    template: str,
+    run: Run,
+    *,
+    default: str,
+    style: discord.ButtonStyle,
+    emoji: str | None = None,
+    doc: str,
+) -> JobButton:
+    """A persistent button ``emo:<kind>:<job id>`` that runs ``run`` for its job."""
+
+    class _Button(discord.ui.DynamicItem[Button], template=template):
+        def __init__(self, job_id: int, label: str = default) -> None:
+            super().__init__(
+                discord.ui.Button(
+                    label=label, style=style, emoji=emoji, custom_id=f"emo:{kind}:{job_id}"
+                )
+            )
+            self.job_id = job_id
+
+        @classmethod
+        async def from_custom_id(
+            cls,
+            interaction: discord.Interaction[Any],
+            item: discord.ui.Item[Any],
+            match: re.Match[str],
+        ) -> Self:
+            return cls(int(match["job"]), _label(item, default))
+
+        async def callback(self, interaction: discord.Interaction[Any]) -> None:
+            await run(interaction, self.job_id)
+
+    _Button.__name__ = _Button.__qualname__ = f"{kind.capitalize()}Button"
+    _Button.__doc__ = doc
+    return _Button
+
+
+def _make(kind: JobButton, job_id: int, label: str) -> discord.ui.DynamicItem[Button]:
+    """One button of ``kind`` for ``job_id`` (the class's own constructor, typed)."""
+    make = cast(Callable[[int, str], discord.ui.DynamicItem[Button]], kind)
+    return make(job_id, label)
+
+
 class JobButtons:
     """The Cancel, Retry, Confirm and 1:1 buttons, bound to the actions they run."""
 
     def __init__(self, actions: ButtonActions, spending: SpendingActions) -> None:
-        class CancelButton(discord.ui.DynamicItem[Button], template=CANCEL_TEMPLATE):
-            """Cancel the job on whose card it sits."""
-
-            def __init__(self, job_id: int, label: str = "Cancel") -> None:
-                super().__init__(
-                    discord.ui.Button(
-                        label=label,
-                        style=discord.ButtonStyle.secondary,
-                        custom_id=f"emo:cancel:{job_id}",
-                    )
-                )
-                self.job_id = job_id
-
-            @classmethod
-            async def from_custom_id(
-                cls,
-                interaction: discord.Interaction[Any],
-                item: discord.ui.Item[Any],
-                match: re.Match[str],
-            ) -> Self:
-                return cls(int(match["job"]), _label(item, "Cancel"))
-
-            async def callback(self, interaction: discord.Interaction[Any]) -> None:
-                await actions.cancel_from_interaction(interaction, self.job_id)
-
-        class RetryButton(discord.ui.DynamicItem[Button], template=RETRY_TEMPLATE):
-            """Run the job again with the same inputs (the button twin of the 🔁 reaction)."""
-
-            def __init__(self, job_id: int, label: str = "Retry") -> None:
-                super().__init__(
-                    discord.ui.Button(
-                        label=label,
-                        style=discord.ButtonStyle.primary,
-                        emoji="🔁",
-                        custom_id=f"emo:retry:{job_id}",
-                    )
-                )
-                self.job_id = job_id
-
-            @classmethod
-            async def from_custom_id(
-                cls,
-                interaction: discord.Interaction[Any],
-                item: discord.ui.Item[Any],
-                match: re.Match[str],
-            ) -> Self:
-                return cls(int(match["job"]), _label(item, "Retry"))
-
-            async def callback(self, interaction: discord.Interaction[Any]) -> None:
-                await actions.retry_from_interaction(interaction, self.job_id)
-
-        class ConfirmButton(discord.ui.DynamicItem[Button], template=CONFIRM_TEMPLATE):
-            """Make the video: the job waits for this before anything is spent."""
-
-            def __init__(self, job_id: int, label: str = "Confirm") -> None:
-                super().__init__(
-                    discord.ui.Button(
-                        label=label,
-                        style=discord.ButtonStyle.success,
-                        custom_id=f"emo:confirm:{job_id}",
-                    )
-                )
-                self.job_id = job_id
-
-            @classmethod
-            async def from_custom_id(
-                cls,
-                interaction: discord.Interaction[Any],
-                item: discord.ui.Item[Any],
-                match: re.Match[str],
-            ) -> Self:
-                return cls(int(match["job"]), _label(item, "Confirm"))
-
-            async def callback(self, interaction: discord.Interaction[Any]) -> None:
-                await spending.confirm_from_interaction(interaction, self.job_id)
-
-        class ReframeButton(discord.ui.DynamicItem[Button], template=REFRAME_TEMPLATE):
-            """A half-body refusal's way out: the same inputs again, framed at the head."""
-
-            def __init__(self, job_id: int, label: str = "Head shot 1:1") -> None:
-                super().__init__(
-                    discord.ui.Button(
-                        label=label,
-                        style=discord.ButtonStyle.primary,
-                        custom_id=f"emo:reframe:{job_id}",
-                    )
-                )
-                self.job_id = job_id
-
-            @classmethod
-            async def from_custom_id(
-                cls,
-                interaction: discord.Interaction[Any],
-                item: discord.ui.Item[Any],
-                match: re.Match[str],
-            ) -> Self:
-                return cls(int(match["job"]), _label(item, "Head shot 1:1"))
-
-            async def callback(self, interaction: discord.Interaction[Any]) -> None:
-                await spending.reframe_from_interaction(interaction, self.job_id)
-
-        self._cancel = CancelButton
-        self._retry = RetryButton
-        self._confirm = ConfirmButton
-        self._reframe = ReframeButton
+        self._cancel = _job_button(
+            "cancel",
+            CANCEL_TEMPLATE,
+            actions.cancel_from_interaction,
+            default="Cancel",
+            style=discord.ButtonStyle.secondary,
+            doc="Cancel the job on whose card it sits.",
+        )
+        self._retry = _job_button(
+            "retry",
+            RETRY_TEMPLATE,
+            actions.retry_from_interaction,
+            default="Retry",
+            style=discord.ButtonStyle.primary,
+            emoji="🔁",
+            doc="Run the job again with the same inputs (the button twin of the 🔁 reaction).",
+        )
+        self._confirm = _job_button(
+            "confirm",
+            CONFIRM_TEMPLATE,
+            spending.confirm_from_interaction,
+            default="Confirm",
+            style=discord.ButtonStyle.success,
+            doc="Make the video: the job waits for this before anything is spent.",
+        )
+        self._reframe = _job_button(
+            "reframe",
+            REFRAME_TEMPLATE,
+            spending.reframe_from_interaction,
+            default="Head shot 1:1",
+            style=discord.ButtonStyle.primary,
+            doc="A half-body refusal's way out: the same inputs again, framed at the head.",
+        )
 
     @property
     def dynamic_items(self) -> tuple[type[discord.ui.DynamicItem[Any]], ...]:
@@ -175,14 +152,14 @@ class JobButtons:
         view = discord.ui.View(timeout=None)
         if confirm:
             label = render(UserMessage(key=MessageKey.BUTTON_CONFIRM), locale)
-            view.add_item(self._confirm(job_id, label))
+            view.add_item(_make(self._confirm, job_id, label))
         if cancel:
             label = render(UserMessage(key=MessageKey.BUTTON_CANCEL), locale)
-            view.add_item(self._cancel(job_id, label))
+            view.add_item(_make(self._cancel, job_id, label))
         if retry:
             label = render(UserMessage(key=MessageKey.BUTTON_RETRY), locale)
-            view.add_item(self._retry(job_id, label))
+            view.add_item(_make(self._retry, job_id, label))
         if reframe:
             label = render(UserMessage(key=MessageKey.BUTTON_REFRAME), locale)
-            view.add_item(self._reframe(job_id, label))
+            view.add_item(_make(self._reframe, job_id, label))
         return view
