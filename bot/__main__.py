@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 from bot.logs import configure_logging
+from bot.provider.accounts import file_keys
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bot")
@@ -82,6 +83,14 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.emo_database_url,
     ]
     found = [value.get_secret_value() for value in values if value is not None]
+    # Each account's key on its own too: a log line may show one key of a comma-separated list.
+    if settings.dashscope_api_key is not None:
+        found.extend(
+            part.strip() for part in settings.dashscope_api_key.get_secret_value().split(",")
+        )
+    if settings.dashscope_accounts_file is not None:
+        found.extend(file_keys(settings.dashscope_accounts_file))
+    found = [value for value in dict.fromkeys(found) if value]
     password = urlsplit(settings.database_url).password if settings.database_url else None
     return [*found, *([unquote(password)] if password else [])]
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 import aiohttp
-from pydantic import SecretStr
 
 from bot.cards import sql as cards_sql
 from bot.cards.keeper import CardKeeper
@@ -34,19 +33,30 @@ from bot.db.sqlite import SqliteDatabase
 from bot.guilds import sql as guilds_sql
 from bot.guilds.services import GuildServices, build_guild_services, prices_from
 from bot.jobs import schema as jobs_schema
+from bot.jobs.account_work import AccountSetup
+from bot.jobs.dispatcher import Rehost
 from bot.jobs.edge import ResultChannel
 from bot.jobs.engine import Engine, EngineParts
 from bot.jobs.events import JobEvent, OperatorAlert, alert_topic, job_topic
 from bot.jobs.limits import EngineLimits
-from bot.jobs.preparation import InputPreparer, PreparationLimits
+from bot.jobs.preparation import InputPreparer, PreparationLimits, PreparationTarget
 from bot.jobs.repository import JobRepository
 from bot.jobs.service import AnimateService
 from bot.jobs.sql import SqlJobRepository
 from bot.media.cache import MediaCache
-from bot.media.hosting import open_media_host
+from bot.media.hosting import MediaHost, open_media_host
+from bot.media.hosting.dashscope import DashScopeTemporaryHost
 from bot.ops import Metrics, OpsServer
+from bot.provider.accounts import (
+    AccountsError,
+    ProviderAccount,
+    accounts_from_file,
+    accounts_from_keys,
+    slot_name,
+)
 from bot.provider.client import DashScopeClient
-from bot.settings import ProviderKind, Settings
+from bot.provider.errors import ProviderOperatorError
+from bot.settings import MediaHostKind, ProviderKind, Settings, SettingsError
 from bot.tasks import BackgroundTasks
 from bot.topic import Topic
 
@@ -110,6 +120,7 @@ class Core:
         client: DashScopeClient,
         preparer: InputPreparer,
         metrics: Metrics,
+        accounts: Sequence[AccountAccess] = (),
     ) -> None:
         self.settings = settings
         self.db = db
@@ -146,8 +157,18 @@ class Core:
                 alerts=self.alerts,
                 signals=self.signals,
                 instance=self.instance,
+                accounts=account_setups(accounts, preparer),
             )
         )
+        self._targets = [
+            PreparationTarget(access.bound_to, access.client, access.host, access.name)
+            for access in accounts
+        ]
+        self._turn = 0
+        if len(self._targets) > 1:
+            preparer.use_targets(
+                self._preparation_target, self._account_refused, tries=len(self._targets)
+            )
         self.service = AnimateService(self.engine)
         self.events.subscribe(metrics.job_changed)
         self.ops = OpsServer(
@@ -161,7 +182,7 @@ class Core:
             jobs=self.jobs,
             cards=self.cards,
             forecast=self.service.forecast,
-            paused=self.engine.prober.paused,
+            paused=self.engine.intake_paused,
         )
         self._loops = BackgroundTasks()
         self.leases = Leases(db, owner=self.instance, ttl=timedelta(seconds=limits.lease_seconds))
@@ -169,6 +190,26 @@ class Core:
         self.duties: Duties | None = None
         self._cards_shown = False
         self._running = False
+
+    async def _preparation_target(self) -> PreparationTarget:
+        """The account a job is prepared with: the unpaused ones in turn (face detection
+        may use any account; its uploads are bound to it when the host is DashScope's)."""
+        available = {work.name for work in await self.engine.pool.available()}
+        targets = [
+            target
+            for target, work in zip(self._targets, self.engine.accounts, strict=True)
+            if work.name in available
+        ]
+        self._turn += 1
+        return targets[self._turn % len(targets)]
+
+    async def _account_refused(
+        self, target: PreparationTarget, error: ProviderOperatorError
+    ) -> None:
+        """An account refused a preparation's call: it pauses (alerting once)."""
+        for work in self.engine.accounts:
+            if work.name == target.name:
+                await work.prober.pause(error)
 
     def attach(self, edge: Edge) -> None:
         """Connect an edge: before ``start()``, so it hears of the jobs resumed then."""
@@ -212,6 +253,61 @@ class Core:
         await self.signals.close()
 
 
+@dataclass(frozen=True)
+class AccountAccess:
+    """One provider account, its client, and the host its preparations upload through."""
+
+    account: ProviderAccount
+    name: str  # its slots' and duty's name
+    client: DashScopeClient
+    host: MediaHost
+    bound_to: str | None  # the host's links work only for this account (DashScope storage)
+
+
+def account_setups(
+    accounts: Sequence[AccountAccess], preparer: InputPreparer
+) -> tuple[AccountSetup, ...]:
+    """The engine's view of the accounts: each one's client, slots, and how a job's inputs
+    bound to another account are uploaded again for it."""
+
+    def rehost_for(access: AccountAccess) -> Rehost | None:
+        if access.bound_to is None:
+            return None
+        return lambda job: preparer.publish_for_synthesis(job, access.host)
+
+    return tuple(
+        AccountSetup(
+            name=access.name,
+            label=access.account.label,
+            client=access.client,
+            concurrency=access.account.concurrency,
+            lookahead=access.account.lookahead,
+            rehost=rehost_for(access),
+        )
+        for access in accounts
+    )
+
+
+def provider_accounts(settings: Settings) -> list[ProviderAccount]:
+    """The enabled accounts the settings name; SettingsError for a file that cannot be used.
+    The simulator accepts any key: without one, it is given ``sk-simulator``."""
+    concurrency, lookahead = settings.emo_provider_concurrency, settings.emo_lookahead
+    try:
+        if settings.dashscope_accounts_file is not None:
+            found = accounts_from_file(
+                settings.dashscope_accounts_file, concurrency=concurrency, lookahead=lookahead
+            )
+        else:
+            key = settings.dashscope_api_key
+            keys = key.get_secret_value() if key is not None else ""
+            if not keys.strip(" ,") and settings.emo_provider is ProviderKind.SIMULATOR:
+                keys = SIMULATOR_KEY
+            found = accounts_from_keys(keys, concurrency=concurrency, lookahead=lookahead)
+    except AccountsError as error:
+        raise SettingsError(str(error)) from None
+    return [account for account in found if account.enabled]
+
+
 def engine_limits(settings: Settings) -> EngineLimits:
     return EngineLimits(
         provider_concurrency=settings.emo_provider_concurrency,
@@ -240,27 +336,44 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
 
     ``local_files`` lets jobs name ``file://`` inputs: for the command line only.
     """
+    accounts = provider_accounts(settings)
     async with contextlib.AsyncExitStack() as stack:
-        base_url, api_key = str(settings.dashscope_base_url), settings.dashscope_api_key
+        base_url = str(settings.dashscope_base_url)
         if settings.emo_provider is ProviderKind.SIMULATOR:
             base_url = await stack.enter_async_context(_in_process_simulator())
-            api_key = api_key or SecretStr(SIMULATOR_KEY)
-        assert api_key is not None  # the settings refuse a missing key for the real provider
         session = await stack.enter_async_context(
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
         )
         metrics = Metrics()
         db = await stack.enter_async_context(open_database(settings))
-        client = DashScopeClient(
-            session,
-            base_url,
-            api_key,
-            timeout_seconds=settings.emo_http_timeout_seconds,
-            observer=metrics,
-        )
+        clients = [
+            DashScopeClient(
+                session,
+                base_url,
+                account.key,
+                timeout_seconds=settings.emo_http_timeout_seconds,
+                observer=metrics,
+            )
+            for account in accounts
+        ]
+        client = clients[0]
         host = await stack.enter_async_context(
             open_media_host(settings, client=client, session=session)
         )
+        several = len(accounts) > 1
+        bound = several and settings.emo_media_host is MediaHostKind.DASHSCOPE
+        access = [
+            AccountAccess(
+                account=account,
+                name=slot_name(account, accounts),
+                client=own,
+                host=DashScopeTemporaryHost(own) if bound else host,
+                bound_to=slot_name(account, accounts) if bound else None,
+            )
+            for account, own in zip(accounts, clients, strict=True)
+        ]
+        if several:
+            log.info("provider accounts: %s", ", ".join(f"{a.label} ({a.id})" for a in accounts))
         preparer = InputPreparer(
             session=session,
             client=client,
@@ -282,6 +395,7 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
             client=client,
             preparer=preparer,
             metrics=metrics,
+            accounts=access if several else (),
         )
         stack.push_async_callback(core.close)
         await stack.enter_async_context(core.ops.running())

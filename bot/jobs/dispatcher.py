@@ -13,7 +13,7 @@ import contextlib
 import functools
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,11 +33,22 @@ from bot.jobs.timeline import Timeline
 from bot.jobs.writer import JobWriter
 from bot.messages import MessageKey
 from bot.provider.client import DashScopeClient
-from bot.provider.errors import ProviderInputError, ProviderOperatorError, ProviderTransientError
+from bot.provider.errors import (
+    ProviderError,
+    ProviderInputError,
+    ProviderOperatorError,
+    ProviderTransientError,
+)
 from bot.retry import Backoff
 from bot.tasks import Wakeup
 
 log = logging.getLogger(__name__)
+
+
+IdlePeers = Callable[[], Awaitable[dict[str, int]]]
+"""The other accounts not paused, with their render concurrency (several accounts)."""
+Rehost = Callable[[Job], Awaitable[tuple[str, str]]]
+"""Uploads a prepared job's inputs again for the dispatcher's account: image and audio URLs."""
 
 
 def _prepared(job: Job) -> bool:
@@ -50,6 +61,7 @@ class _Pick:
 
     wake_at: datetime | None = None  # when to look again
     unprepared: Job | None = None  # a queued job without its inputs (a bug upstream)
+    foreign: Job | None = None  # its oss:// inputs work only for another account
 
 
 class Dispatcher:
@@ -66,6 +78,8 @@ class Dispatcher:
         limits: EngineLimits,
         custody: JobCustody,
         wakeup: Wakeup,
+        rehost: Rehost | None = None,
+        idle_peers: IdlePeers | None = None,
     ) -> None:
         self._writer = writer
         self._client = client
@@ -75,6 +89,8 @@ class Dispatcher:
         self._limits = limits
         self._custody = custody
         self._wakeup = wakeup
+        self._rehost = rehost
+        self._idle_peers = idle_peers
         self._window = timedelta(seconds=limits.lookahead_window_seconds)
         self._sends: set[asyncio.Future[bool]] = set()
         self._lock = asyncio.Lock()
@@ -122,6 +138,10 @@ class Dispatcher:
             if pick.unprepared is not None:
                 await self._unprepared(pick.unprepared)
                 continue
+            if pick.foreign is not None:
+                if not await self._bring_inputs(pick.foreign):
+                    return None
+                continue
             if job is None:
                 return pick.wake_at  # None too when no slot is free: a freed one wakes us
             if not await self._submit(job):
@@ -148,10 +168,56 @@ class Dispatcher:
         # Chosen now, at the last moment: a light server's job that just arrived wins.
         fairness = timedelta(seconds=limits.fairness_window_seconds)
         chosen = pick_next(heads, await view.usage(now - fairness), now)
+        idle = chosen is not None and len(in_flight) >= concurrency
+        if idle and chosen is not None and await self._peer_is_idle(view, chosen, now):
+            # A look-ahead here would leave another account idle: let it take the job.
+            pick.wake_at = now + timedelta(seconds=limits.rescan_seconds)
+            return None
         if chosen is not None and not _prepared(chosen):
             pick.unprepared = chosen
             return None
+        if chosen is not None and self._foreign(chosen):
+            pick.foreign = chosen  # uploaded for another account: upload it for ours first
+            return None
         return chosen
+
+    async def _peer_is_idle(self, view: ClaimView, job: Job, now: datetime) -> bool:
+        """Whether another account, not paused, has a render slot free for ``job``: it goes
+        there, to the account with the least load, for a while (that account's dispatcher
+        may be in another process, or down: after a lease's time, anyone takes it)."""
+        if self._idle_peers is None:
+            return False
+        if (now - job.updated_at).total_seconds() > self._limits.lease_seconds:
+            return False
+        loads = await view.loads()
+        peers = await self._idle_peers()
+        return any(loads.get(name, 0) < concurrency for name, concurrency in peers.items())
+
+    def _foreign(self, job: Job) -> bool:
+        account = job.inputs_account
+        return self._rehost is not None and account is not None and account != self._limits.account
+
+    async def _bring_inputs(self, job: Job) -> bool:
+        """Upload ``job``'s inputs for this account (its oss:// links are bound to the account
+        that uploaded them), outside the claim; False when this account must stop for now."""
+        assert self._rehost is not None
+        try:
+            image_url, audio_url = await self._rehost(job)
+        except ProviderOperatorError as error:
+            await self._prober.pause(error)
+            return False
+        except ProviderError as error:
+            log.warning(
+                "job %d: inputs not uploaded for this account (%s)", job.id, error.reference
+            )
+            return False
+        changes = JobChanges(
+            image_url=image_url, audio_url=audio_url, inputs_account=self._limits.account
+        )
+        with contextlib.suppress(StaleJobStateError):  # cancelled, or another account took it
+            await self._writer.annotate(job, changes)
+        log.info("job %d: inputs uploaded again for account %s", job.id, self._limits.account_label)
+        return True
 
     async def _unprepared(self, job: Job) -> None:
         # Refused before SUBMITTING is written: a row left there would wait for settlement.

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.db.database import DatabaseUnavailableError
 from bot.errors import UserFacingError
@@ -18,7 +19,6 @@ from bot.jobs.custody import JobCustody
 from bot.jobs.forecast import Forecaster
 from bot.jobs.models import AnimateRequest, InputRef, Job
 from bot.jobs.preparation import InputPreparer, refusal_for
-from bot.jobs.prober import Prober
 from bot.jobs.repository import (
     CapExceededError,
     JobNotFoundError,
@@ -34,6 +34,14 @@ from bot.provider.errors import ProviderError, ProviderInputError
 from bot.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
+
+
+class ProviderState(Protocol):
+    """The provider as intake sees it: one account's prober, or the accounts' pool."""
+
+    async def paused(self) -> bool: ...
+
+    async def trouble(self, job: Job, error: ProviderError) -> UserMessage: ...
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class Intake:
         writer: JobWriter,
         preparer: InputPreparer,
         admission: Admission,
-        prober: Prober,
+        prober: ProviderState,
         forecaster: Forecaster,
         cache: MediaCache,
         custody: JobCustody,

@@ -174,10 +174,21 @@ CREATE TABLE provider_slots (
 CREATE INDEX provider_slots_by_job ON provider_slots (job_id)
 """
 
+# Several provider accounts: the account that submitted a job's task (its task id is valid
+# only with that account's key), and the account its oss:// inputs were uploaded for.
+_SQLITE_V4 = """
+ALTER TABLE jobs ADD COLUMN account TEXT;
+ALTER TABLE jobs ADD COLUMN inputs_account TEXT
+"""
+_POSTGRES_V3 = """
+ALTER TABLE jobs ADD COLUMN account TEXT;
+ALTER TABLE jobs ADD COLUMN inputs_account TEXT
+"""
+
 SCHEMA = Schema(
     component="jobs",
     migrations={
-        "sqlite": (_SQLITE_BASELINE, _SQLITE_V2, _SQLITE_V3),
-        "postgres": (_POSTGRES_BASELINE, _POSTGRES_V2),
+        "sqlite": (_SQLITE_BASELINE, _SQLITE_V2, _SQLITE_V3, _SQLITE_V4),
+        "postgres": (_POSTGRES_BASELINE, _POSTGRES_V2, _POSTGRES_V3),
     },
 )

@@ -58,6 +58,8 @@ class AnimateService:
 
     async def resume_provider(self, reason: str) -> bool:
         """Lift an operator pause; True when there was one."""
+        if len(self._engine.accounts) > 1:
+            return await self._engine.pool.resume(reason)
         return await self._engine.prober.resume(reason)
 
     def wake(self) -> None:
