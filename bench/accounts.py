@@ -19,6 +19,8 @@ import argparse
 import asyncio
 import io
 import json
+import logging
+import os
 import sys
 import tempfile
 import time
@@ -141,6 +143,11 @@ def _jpeg() -> bytes:
 
 
 def _child() -> None:
+    if os.environ.get("BENCH_LOG"):
+        logging.basicConfig(
+            level=os.environ["BENCH_LOG"].upper(),
+            format="%(relativeCreated)6d %(name)s %(message)s",
+        )
     config = json.loads(sys.stdin.read())
     arrivals = [Arrival(**item) for item in config["arrivals"]]
     records = asyncio.run(
@@ -157,6 +164,23 @@ class Result:
     throughput: float  # tasks per provider hour
     busy: dict[str, float]  # account id -> busy fraction during the backlog
     backlog_seconds: float  # provider seconds
+    idle: dict[str, tuple[int, float]]  # account id -> idle stretches in the backlog, longest
+
+
+def _idle(backlog: Sequence[Interval], busy: Sequence[Interval]) -> list[Interval]:
+    """The parts of ``backlog`` not covered by ``busy`` (both merged)."""
+    idle: list[Interval] = []
+    for start, end in backlog:
+        cursor = start
+        for b_start, b_end in busy:
+            if b_end <= cursor or b_start >= end:
+                continue
+            if b_start > cursor:
+                idle.append((cursor, b_start))
+            cursor = max(cursor, b_end)
+        if cursor < end:
+            idle.append((cursor, end))
+    return idle
 
 
 async def one_run(count: int, scenario: Scenario, scale: float) -> Result:
@@ -204,6 +228,7 @@ def measure(count: int, records: Sequence[Record], sim: Simulator, scale: float)
     first = min(record.arrived for record in records)
     span = (max(ends) - first) / scale if ends else float("inf")
     length = _length(backlog)
+    idle = {account: _idle(backlog, _merge(intervals)) for account, intervals in busy.items()}
     return Result(
         accounts=count,
         finished=len(ends),
@@ -214,6 +239,10 @@ def measure(count: int, records: Sequence[Record], sim: Simulator, scale: float)
             for account, intervals in busy.items()
         },
         backlog_seconds=length / scale,
+        idle={
+            account: (len(gaps), max((end - start for start, end in gaps), default=0.0) / scale)
+            for account, gaps in idle.items()
+        },
     )
 
 
@@ -237,6 +266,10 @@ def report(results: Sequence[Result], scenario: Scenario, scale: float, seconds:
             f" busy during the backlog: "
             + ", ".join(f"{busy:.2%}" for busy in result.busy.values())
             + f" (target ≥ {TARGET_BUSY:.0%}) [{verdict}]"
+        )
+        print(
+            "    idle stretches in the backlog (count, longest provider s): "
+            + ", ".join(f"{count} / {longest:.1f}" for count, longest in result.idle.values())
         )
 
 

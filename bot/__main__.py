@@ -200,10 +200,19 @@ async def _resume_provider(settings: Settings) -> int:
     from bot.core import open_database
     from bot.db.meta import MetaStore
     from bot.jobs.gate import ProviderGate
+    from bot.jobs.pool import provider_accounts
+    from bot.provider.accounts import slot_name
 
+    accounts = provider_accounts(settings)  # each account pauses alone: resume every one
     async with open_database(settings) as db:
-        resumed = await ProviderGate(MetaStore(db)).resume("command line")
-    print("Submissions resumed." if resumed else "Submissions were not paused.")
+        meta = MetaStore(db)
+        resumed = [
+            await ProviderGate(meta, slot_name(account, accounts), account.label).resume(
+                "command line"
+            )
+            for account in accounts
+        ]
+    print("Submissions resumed." if any(resumed) else "Submissions were not paused.")
     return 0
 
 

@@ -13,12 +13,14 @@ import pytest
 from bot.simulator import Simulator, SimulatorKnobs
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord
-from tests.support.e2e import attachments, started, until
+from tests.support.backends import BOTH_BACKENDS
+from tests.support.e2e import attachments, job_histories, started, until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240), BOTH_BACKENDS]
 
 KEYS = {"alpha": "sk-pool-alpha-0001", "beta": "sk-pool-beta-0002", "gamma": "sk-pool-gamma-0003"}
 JOBS = 15
+LATER = 3  # asked once beta is back
 
 
 @pytest.fixture
@@ -108,13 +110,22 @@ async def test_three_accounts_share_a_backlog_and_one_in_arrears_pauses_alone(
         )
         assert submitted("beta", mark) == 0  # nothing more was accepted for beta
 
-        # Cleared: beta resumes by itself (its prober), and takes queued work again.
+        # Cleared: beta resumes by itself (its prober), and takes work again.
         simulator.set_arrears("beta", False)
+        await until(
+            lambda: "submissions resumed for account beta" in bot.log_text(),
+            "beta to resume by itself",
+            within=120,
+        )
         cleared = len(simulator.submissions)
-        await until(lambda: submitted("beta", cleared) >= 1, "beta to resume by itself")
+        for number in range(LATER):
+            await discord_fake.invoke_slash(
+                "emo animate", user_id=members[number], attachments=attachments(fixtures)
+            )
+        await until(lambda: submitted("beta", cleared) >= 1, "beta to take work again")
 
         await until(
-            lambda: len([m for m in discord_fake.messages() if m.files]) == JOBS,
+            lambda: len([m for m in discord_fake.messages() if m.files]) == JOBS + LATER,
             "every video to be posted",
             within=150,
         )
@@ -125,9 +136,12 @@ async def test_three_accounts_share_a_backlog_and_one_in_arrears_pauses_alone(
 
     # Never more than one task RUNNING per account, as the simulator saw it.
     assert most_running == dict.fromkeys(KEYS, 1)
-    # Every account took part; each video was made once.
+    # Every account took part; each video was made once, and no job failed.
     assert all(submitted(label) >= 1 for label in KEYS)
-    assert len(simulator.submissions) == JOBS
+    assert len(simulator.submissions) == JOBS + LATER
+    assert [history[-1] for history in job_histories(bot)] == ["delivered"] * (JOBS + LATER)
+    # Jobs prepared for one account and taken by another had their inputs uploaded for it.
+    assert "inputs uploaded again for account" in bot.log_text()
     # The alert was given once, for beta only.
     refusals = discord_fake.messages(alerts)
     assert [m for m in refusals if "beta" in m.content] == [alert]

@@ -72,6 +72,7 @@ class Shared:
     on_finished: Callable[[Job], None]
     wake_dispatch: Callable[[], None]  # every process's dispatchers (a signal)
     idle_peers: IdleCheck | None  # several accounts: which others could render now
+    ring_dispatchers: Callable[[], None]  # this process's dispatchers, every account's
 
 
 class AccountWork:
@@ -137,6 +138,7 @@ class AccountWork:
             wakeup=self.wakeup,
             rehost=setup.rehost,
             idle_peers=self._peers if shared.idle_peers is not None else None,
+            wake_peers=shared.ring_dispatchers,
         )
         self._idle_peers = shared.idle_peers
         self.identity = KeyIdentity(

@@ -61,7 +61,6 @@ class _Pick:
 
     wake_at: datetime | None = None  # when to look again
     unprepared: Job | None = None  # a queued job without its inputs (a bug upstream)
-    foreign: Job | None = None  # its oss:// inputs work only for another account
 
 
 class Dispatcher:
@@ -80,6 +79,7 @@ class Dispatcher:
         wakeup: Wakeup,
         rehost: Rehost | None = None,
         idle_peers: IdlePeers | None = None,
+        wake_peers: Callable[[], None] | None = None,
     ) -> None:
         self._writer = writer
         self._client = client
@@ -91,6 +91,7 @@ class Dispatcher:
         self._wakeup = wakeup
         self._rehost = rehost
         self._idle_peers = idle_peers
+        self._wake_peers = wake_peers
         self._window = timedelta(seconds=limits.lookahead_window_seconds)
         self._sends: set[asyncio.Future[bool]] = set()
         self._lock = asyncio.Lock()
@@ -138,10 +139,6 @@ class Dispatcher:
             if pick.unprepared is not None:
                 await self._unprepared(pick.unprepared)
                 continue
-            if pick.foreign is not None:
-                if not await self._bring_inputs(pick.foreign):
-                    return None
-                continue
             if job is None:
                 return pick.wake_at  # None too when no slot is free: a freed one wakes us
             if not await self._submit(job):
@@ -170,14 +167,12 @@ class Dispatcher:
         chosen = pick_next(heads, await view.usage(now - fairness), now)
         idle = chosen is not None and len(in_flight) >= concurrency
         if idle and chosen is not None and await self._peer_is_idle(view, chosen, now):
-            # A look-ahead here would leave another account idle: let it take the job.
-            pick.wake_at = now + timedelta(seconds=limits.rescan_seconds)
+            # A look-ahead here would leave another account idle: let it take the job, and
+            # look again soon (it may have taken another, or be busy again).
+            pick.wake_at = now + timedelta(seconds=limits.poll_min_seconds)
             return None
         if chosen is not None and not _prepared(chosen):
             pick.unprepared = chosen
-            return None
-        if chosen is not None and self._foreign(chosen):
-            pick.foreign = chosen  # uploaded for another account: upload it for ours first
             return None
         return chosen
 
@@ -191,33 +186,38 @@ class Dispatcher:
             return False
         loads = await view.loads()
         peers = await self._idle_peers()
-        return any(loads.get(name, 0) < concurrency for name, concurrency in peers.items())
+        idle = any(loads.get(name, 0) < concurrency for name, concurrency in peers.items())
+        if idle and self._wake_peers is not None:
+            self._wake_peers()  # those here: a job waits for them
+        return idle
 
     def _foreign(self, job: Job) -> bool:
         account = job.inputs_account
         return self._rehost is not None and account is not None and account != self._limits.account
 
-    async def _bring_inputs(self, job: Job) -> bool:
-        """Upload ``job``'s inputs for this account (its oss:// links are bound to the account
-        that uploaded them), outside the claim; False when this account must stop for now."""
+    async def _bound_here(self, job: Job) -> Job | None:
+        """``job`` (claimed) with inputs this account may read: its oss:// links work only
+        for the account that uploaded them, so they are uploaded again when that was
+        another (the claim is ours: no other account uploads it meanwhile). None: it went
+        back to the queue (the upload failed)."""
         assert self._rehost is not None
         try:
             image_url, audio_url = await self._rehost(job)
-        except ProviderOperatorError as error:
-            await self._prober.pause(error)
-            return False
-        except ProviderError as error:
-            log.warning(
-                "job %d: inputs not uploaded for this account (%s)", job.id, error.reference
+        except (ProviderError, OSError) as error:
+            reference = error.reference if isinstance(error, ProviderError) else repr(error)
+            log.warning("job %d: inputs not uploaded for this account (%s)", job.id, reference)
+            later = utcnow() + timedelta(seconds=self._limits.retry_base_delay)
+            await self._writer.move(
+                job, JobState.QUEUED, JobChanges(attempt=job.attempt - 1, not_before=later)
             )
-            return False
+            if isinstance(error, ProviderOperatorError):
+                await self._prober.pause(error)
+            return None
         changes = JobChanges(
             image_url=image_url, audio_url=audio_url, inputs_account=self._limits.account
         )
-        with contextlib.suppress(StaleJobStateError):  # cancelled, or another account took it
-            await self._writer.annotate(job, changes)
         log.info("job %d: inputs uploaded again for account %s", job.id, self._limits.account_label)
-        return True
+        return await self._writer.annotate(job, changes)
 
     async def _unprepared(self, job: Job) -> None:
         # Refused before SUBMITTING is written: a row left there would wait for settlement.
@@ -243,6 +243,11 @@ class Dispatcher:
             raise RuntimeError(f"job {job.id} was claimed without prepared inputs")
         with self._custody.working(job.id):
             async with self._lock:
+                if self._foreign(job):
+                    bound = await self._bound_here(job)
+                    if bound is None:
+                        return not await self._prober.paused()
+                    job, image, audio = bound, bound.image_url or image, bound.audio_url or audio
                 late = (utcnow() - job.updated_at).total_seconds()
                 if late > SEND_WITHIN_SECONDS:
                     # Claimed too long ago: a settlement could start before this request

@@ -90,7 +90,7 @@ class Engine:
                 lookahead=limits.lookahead,
             ),
         )
-        self.signals.on(DISPATCH, lambda _: self._ring_dispatchers())
+        self.signals.on(DISPATCH, lambda _: self.ring_dispatchers())
         self.delivery = Delivery(
             writer=self.writer,
             session=parts.session,
@@ -112,6 +112,7 @@ class Engine:
             on_finished=self.delivery.soon,
             wake_dispatch=self.wake_dispatch,
             idle_peers=self._others_unpaused if len(setups) > 1 else None,
+            ring_dispatchers=self.ring_dispatchers,
         )
         names = [setup.name for setup in setups]
         self.accounts = [
@@ -190,7 +191,8 @@ class Engine:
             if account.name != name and not await account.prober.paused()
         }
 
-    def _ring_dispatchers(self) -> None:
+    def ring_dispatchers(self) -> None:
+        """Wake this process's dispatchers, every account's."""
         for account in self.accounts:
             account.wakeup.ring()
 

@@ -6,7 +6,9 @@ Kept in the database (a ``meta`` value) so every bot process sharing it sees the
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from pydantic import BaseModel
 
@@ -25,6 +27,25 @@ class ProviderPause(BaseModel):
     message: str
     since: datetime
     probes: int = 0
+
+
+class PauseReader(Protocol):
+    """Whether submissions wait for the operator: one account's gate, or the pool's."""
+
+    async def current(self) -> ProviderPause | None: ...
+
+
+class PoolGate:
+    """Several accounts: paused only when every account is (the first one's pause shown)."""
+
+    def __init__(self, gates: Sequence[ProviderGate]) -> None:
+        self._gates = list(gates)
+
+    async def current(self) -> ProviderPause | None:
+        pauses = [await gate.current() for gate in self._gates]
+        if any(pause is None for pause in pauses):
+            return None
+        return pauses[0]
 
 
 class ProviderGate:

@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.clock import utcnow
 from bot.db.meta import MetaStore
 from bot.errors import QuietError
-from bot.jobs.gate import ProviderGate
+from bot.jobs.gate import PauseReader
 from bot.jobs.repository import JobRepository
 from bot.ops.metrics import CONTENT_TYPE, Metrics
 from bot.settings import BIND_OFF, split_bind
@@ -48,7 +48,7 @@ class OpsServer:
         metrics: Metrics,
         jobs: JobRepository,
         meta: MetaStore,
-        gate: ProviderGate,
+        gate: PauseReader,
     ) -> None:
         self._address = parse_bind(bind)
         self._metrics = metrics
