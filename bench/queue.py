@@ -39,7 +39,8 @@ the same wall clock) give when each task started and finished. Reported, per sys
 ``python -m bench queue`` (or ``python -m bench.queue [--quick] [--runs N] [--spread F]``)
 takes about five minutes (--quick: two). It reports; it does not fail when a target is missed.
 ``python -m bench.queue --processes 1 3`` runs the engine alone on the same workload as one
-and as three processes sharing a PostgreSQL, side by side instead (``bench/cluster.py``).
+and as three processes sharing a PostgreSQL, side by side instead (``bench/cluster.py``);
+``--accounts 1 3`` runs it with one DashScope account and with three (``bench/accounts.py``).
 """
 
 from __future__ import annotations
@@ -767,6 +768,13 @@ if __name__ == "__main__":
             help="light jobs arrive over this fraction of the flood's duration",
         )
         parser.add_argument(
+            "--accounts",
+            type=int,
+            nargs="+",
+            metavar="N",
+            help="the engine with N DashScope accounts, beside 1 (bench/accounts.py)",
+        )
+        parser.add_argument(
             "--processes",
             type=int,
             nargs="+",
@@ -774,7 +782,12 @@ if __name__ == "__main__":
             help="the engine alone as N processes on one PostgreSQL, beside 1 (bench/cluster.py)",
         )
         options = parser.parse_args()
-        if options.processes:
+        if options.accounts:
+            from bench import accounts
+
+            counts = sorted({1, *options.accounts})
+            accounts.main(counts, quick=options.quick, scale=options.scale)
+        elif options.processes:
             from bench import cluster
 
             cluster.main(

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pydantic import SecretStr
 
 from bot.logs import configure_logging
+from bot.provider.accounts import file_keys
 from bot.settings import Settings, SettingsError, load_discord_login, load_settings
 
 log = logging.getLogger("bot")
@@ -86,11 +87,18 @@ def secrets_of(settings: Settings) -> list[str]:
         for name in Settings.model_fields
         if isinstance(value := getattr(settings, name), SecretStr)
     ]
+    # Each account's key on its own too: a log line may show one key of a comma-separated list.
+    if settings.dashscope_api_key is not None:
+        found.extend(
+            part.strip() for part in settings.dashscope_api_key.get_secret_value().split(",")
+        )
+    if settings.dashscope_accounts_file is not None:
+        found.extend(file_keys(settings.dashscope_accounts_file))
     if settings.database_url:
         from bot.db.copy import secrets_in  # never raises, even on a malformed URL
 
         found += secrets_in(settings.database_url)
-    return found
+    return [value for value in dict.fromkeys(found) if value]
 
 
 def _secrets_in_environment() -> list[str]:
@@ -100,7 +108,9 @@ def _secrets_in_environment() -> list[str]:
         for name, field in Settings.model_fields.items()
         if "SecretStr" in str(field.annotation)
     }
-    return [value for key, value in os.environ.items() if key.upper() in names]
+    found = [value for key, value in os.environ.items() if key.upper() in names]
+    # Each key of a comma-separated DASHSCOPE_API_KEY on its own too.
+    return [*found, *(part.strip() for value in found for part in value.split(",") if part.strip())]
 
 
 def _database_unreachable(error: Exception) -> int:
@@ -236,13 +246,22 @@ async def _resume_provider(settings: Settings) -> int:
     from bot.db.database import DatabaseStartError
     from bot.db.meta import MetaStore
     from bot.jobs.gate import ProviderGate
+    from bot.jobs.pool import provider_accounts
+    from bot.provider.accounts import slot_name
 
+    accounts = provider_accounts(settings)  # each account pauses alone: resume every one
     try:
         async with open_database(settings) as db:
-            resumed = await ProviderGate(MetaStore(db)).resume("command line")
+            meta = MetaStore(db)
+            resumed = [
+                await ProviderGate(meta, slot_name(account, accounts), account.label).resume(
+                    "command line"
+                )
+                for account in accounts
+            ]
     except DatabaseStartError as error:
         return _database_refused(error)
-    print("Submissions resumed." if resumed else "Submissions were not paused.")
+    print("Submissions resumed." if any(resumed) else "Submissions were not paused.")
     return 0
 
 

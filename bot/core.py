@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 import aiohttp
-from pydantic import SecretStr
 
 from bot.cards import sql as cards_sql
 from bot.cards.keeper import CardKeeper
@@ -39,22 +38,27 @@ from bot.jobs.edge import ResultChannel
 from bot.jobs.engine import Engine, EngineParts
 from bot.jobs.events import JobEvent, OperatorAlert, alert_topic, job_topic
 from bot.jobs.limits import EngineLimits
-from bot.jobs.preparation import InputPreparer, PreparationLimits
+from bot.jobs.pool import SIMULATOR_KEY as SIMULATOR_KEY  # the doctor's too
+from bot.jobs.pool import AccountAccess, account_setups, provider_accounts
+from bot.jobs.preparation import InputPreparer, PreparationLimits, PreparationTarget
 from bot.jobs.repository import JobRepository
 from bot.jobs.service import AnimateService
 from bot.jobs.sql import SqlJobRepository
 from bot.media.cache import MediaCache
 from bot.media.hosting import MediaHost, open_media_host
+from bot.media.hosting.dashscope import DashScopeTemporaryHost
 from bot.media.sources import SourcePolicy
 from bot.ops import Metrics, OpsServer
+from bot.provider.accounts import (
+    slot_name,
+)
 from bot.provider.client import DashScopeClient
-from bot.settings import ProviderKind, Settings
+from bot.provider.errors import ProviderOperatorError
+from bot.settings import MediaHostKind, ProviderKind, Settings
 from bot.tasks import BackgroundTasks
 from bot.topic import Topic
 
 log = logging.getLogger(__name__)
-
-SIMULATOR_KEY = "sk-simulator"
 
 SCHEMAS: tuple[Schema, ...] = (
     meta_schema.SCHEMA,
@@ -116,6 +120,7 @@ class Core:
         preparer: InputPreparer,
         metrics: Metrics,
         host: MediaHost | None = None,
+        accounts: Sequence[AccountAccess] = (),
     ) -> None:
         self.settings = settings
         self.db = db
@@ -156,8 +161,18 @@ class Core:
                 alerts=self.alerts,
                 signals=self.signals,
                 instance=self.instance,
+                accounts=account_setups(accounts, preparer),
             )
         )
+        self._targets = [
+            PreparationTarget(access.bound_to, access.client, access.host, access.name)
+            for access in accounts
+        ]
+        self._turn = 0
+        if len(self._targets) > 1:
+            preparer.use_targets(
+                self._preparation_target, self._account_refused, tries=len(self._targets)
+            )
         self.service = AnimateService(self.engine)
         self.events.subscribe(metrics.job_changed)
         self.ops = OpsServer(
@@ -171,7 +186,7 @@ class Core:
             jobs=self.jobs,
             cards=self.cards,
             forecast=self.service.forecast,
-            paused=self.engine.prober.paused,
+            paused=self.engine.intake_paused,
             cache=self.cache,
         )
         self._loops = BackgroundTasks()
@@ -180,6 +195,26 @@ class Core:
         self.duties: Duties | None = None
         self._cards_shown = False
         self._running = False
+
+    async def _preparation_target(self) -> PreparationTarget:
+        """The account a job is prepared with: the unpaused ones in turn (face detection
+        may use any account; its uploads are bound to it when the host is DashScope's)."""
+        available = {work.name for work in await self.engine.pool.available()}
+        targets = [
+            target
+            for target, work in zip(self._targets, self.engine.accounts, strict=True)
+            if work.name in available
+        ]
+        self._turn += 1
+        return targets[self._turn % len(targets)]
+
+    async def _account_refused(
+        self, target: PreparationTarget, error: ProviderOperatorError
+    ) -> None:
+        """An account refused a preparation's call: it pauses (alerting once)."""
+        for work in self.engine.accounts:
+            if work.name == target.name:
+                await work.prober.pause(error)
 
     def attach(self, edge: Edge) -> None:
         """Connect an edge: before ``start()``, so it hears of the jobs resumed then."""
@@ -253,27 +288,44 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
 
     ``local_files`` lets jobs name ``file://`` inputs: for the command line only.
     """
+    accounts = provider_accounts(settings)
     async with contextlib.AsyncExitStack() as stack:
-        base_url, api_key = str(settings.dashscope_base_url), settings.dashscope_api_key
+        base_url = str(settings.dashscope_base_url)
         if settings.emo_provider is ProviderKind.SIMULATOR:
             base_url = await stack.enter_async_context(_in_process_simulator())
-            api_key = api_key or SecretStr(SIMULATOR_KEY)
-        assert api_key is not None  # the settings refuse a missing key for the real provider
         session = await stack.enter_async_context(
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
         )
         metrics = Metrics()
         db = await stack.enter_async_context(open_database(settings))
-        client = DashScopeClient(
-            session,
-            base_url,
-            api_key,
-            timeout_seconds=settings.emo_http_timeout_seconds,
-            observer=metrics,
-        )
+        clients = [
+            DashScopeClient(
+                session,
+                base_url,
+                account.key,
+                timeout_seconds=settings.emo_http_timeout_seconds,
+                observer=metrics,
+            )
+            for account in accounts
+        ]
+        client = clients[0]
         host = await stack.enter_async_context(
             open_media_host(settings, client=client, session=session)
         )
+        several = len(accounts) > 1
+        bound = several and settings.emo_media_host is MediaHostKind.DASHSCOPE
+        access = [
+            AccountAccess(
+                account=account,
+                name=slot_name(account, accounts),
+                client=own,
+                host=DashScopeTemporaryHost(own) if bound else host,
+                bound_to=slot_name(account, accounts) if bound else None,
+            )
+            for account, own in zip(accounts, clients, strict=True)
+        ]
+        if several:
+            log.info("provider accounts: %s", ", ".join(f"{a.label} ({a.id})" for a in accounts))
         preparer = InputPreparer(
             session=session,
             client=client,
@@ -299,6 +351,7 @@ async def open_core(settings: Settings, *, local_files: bool = False) -> AsyncIt
             preparer=preparer,
             metrics=metrics,
             host=host,
+            accounts=access if several else (),
         )
         stack.push_async_callback(core.close)
         await stack.enter_async_context(core.ops.running())

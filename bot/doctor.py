@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import aiohttp
 from PIL import Image
-from pydantic import SecretStr
 
+from bot.jobs.pool import provider_accounts
 from bot.media.hosting import MediaHostError, open_media_host
 from bot.provider.client import DashScopeClient
 from bot.provider.errors import (
@@ -128,13 +128,22 @@ class Doctor:
         async with contextlib.AsyncExitStack() as stack:
             discord_login = await stack.enter_async_context(self._discord_login())
             session = await stack.enter_async_context(aiohttp.ClientSession())
-            base_url, api_key, where = await stack.enter_async_context(_provider_endpoint(settings))
-            client = DashScopeClient(
-                session, base_url, api_key, timeout_seconds=settings.emo_http_timeout_seconds
-            )
-            key = await self._timed("DashScope key", self._check_key(client, where))
-            if key.outcome is Outcome.PASS:
-                await self._timed("media host", self._check_media_host(client, session))
+            base_url, where = await stack.enter_async_context(_provider_endpoint(settings))
+            accounts = provider_accounts(settings)
+            working: DashScopeClient | None = None
+            for account in accounts:  # each account's key on its own
+                client = DashScopeClient(
+                    session,
+                    base_url,
+                    account.key,
+                    timeout_seconds=settings.emo_http_timeout_seconds,
+                )
+                name = "DashScope key" if len(accounts) == 1 else f"DashScope key ({account.label})"
+                key = await self._timed(name, self._check_key(client, where))
+                if key.outcome is Outcome.PASS and working is None:
+                    working = client
+            if working is not None:
+                await self._timed("media host", self._check_media_host(working, session))
             else:
                 self.report(_warn("media host", "not checked: the DashScope key check failed"))
             if discord_login is None:
@@ -308,25 +317,21 @@ def _probe_image() -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def _provider_endpoint(settings: Settings) -> AsyncIterator[tuple[str, SecretStr, str]]:
-    """The base URL and key to check, and how to name them; EMO_PROVIDER=simulator checks the
-    in-process simulator the bot would start."""
+async def _provider_endpoint(settings: Settings) -> AsyncIterator[tuple[str, str]]:
+    """The base URL to check the accounts' keys at, and how to name it; EMO_PROVIDER=simulator
+    checks the in-process simulator the bot would start."""
     if settings.emo_provider is ProviderKind.SIMULATOR:
-        from bot.core import SIMULATOR_KEY
         from bot.simulator import Simulator
 
         simulator = Simulator()
         await simulator.start(host="127.0.0.1", port=0)
         try:
-            key = settings.dashscope_api_key or SecretStr(SIMULATOR_KEY)
-            yield simulator.base_url, key, "the in-process simulator"
+            yield simulator.base_url, "the in-process simulator"
         finally:
             await simulator.close()
         return
-    real_key = settings.dashscope_api_key
-    assert real_key is not None  # the settings refuse a missing key for the real provider
     base_url = str(settings.dashscope_base_url)
-    yield base_url, real_key, base_url.rstrip("/")
+    yield base_url, base_url.rstrip("/")
 
 
 async def run_doctor(settings: Settings) -> int:

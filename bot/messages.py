@@ -69,6 +69,7 @@ class MessageKey(enum.StrEnum):
     PROVIDER_NOT_PAUSED = "provider_not_paused"
     # operator alerts
     ALERT_PROVIDER_REFUSED = "alert_provider_refused"
+    ALERT_ACCOUNT_REFUSED = "alert_account_refused"
     ALERT_RENDER_SLOW = "alert_render_slow"
     UNEXPECTED = "unexpected"
     DATABASE_AWAY = "database_away"
@@ -469,6 +470,11 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "DashScope refused the bot's account ({code}: {message}). Submissions are paused "
             "for every server and jobs keep their place. Fix the account (key, region, "
             "balance, entitlement); the bot probes it and resumes."
+        ),
+        MessageKey.ALERT_ACCOUNT_REFUSED: (
+            "DashScope refused the bot's account **{account}** ({code}: {message}). That "
+            "account is paused; its queued jobs go to the other accounts. Fix it (key, "
+            "balance, entitlement); the bot probes it and resumes it."
         ),
         MessageKey.ALERT_RENDER_SLOW: (
             "Job {job} (task {task}) has been rendering for over {hours} h; the provider "

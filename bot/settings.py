@@ -98,7 +98,10 @@ class Settings(BaseSettings):
     )
 
     discord_token: SecretStr | None = None  # required to run the bot, not the command line
+    # One key, or several separated by commas: each a separate Alibaba Cloud account.
     dashscope_api_key: SecretStr | None = None
+    # Instead: a TOML file of accounts (label, key, concurrency, lookahead, enabled).
+    dashscope_accounts_file: Path | None = None
     dashscope_base_url: AnyHttpUrl = AnyHttpUrl(DASHSCOPE_BEIJING)
     discord_api_base_url: AnyHttpUrl = AnyHttpUrl(DISCORD_API)
     discord_gateway_url: AnyUrl = AnyUrl(DISCORD_GATEWAY)
@@ -215,9 +218,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _key_required_for_dashscope(self) -> Settings:
         if self.emo_provider is ProviderKind.DASHSCOPE and not (
-            self.dashscope_api_key and self.dashscope_api_key.get_secret_value()
+            (self.dashscope_api_key and self.dashscope_api_key.get_secret_value().strip(" ,"))
+            or self.dashscope_accounts_file
         ):
             raise ValueError("DASHSCOPE_API_KEY is required when EMO_PROVIDER=dashscope")
+        if self.dashscope_api_key and self.dashscope_accounts_file:
+            raise ValueError("set DASHSCOPE_API_KEY or DASHSCOPE_ACCOUNTS_FILE, not both")
         if self.emo_media_host is MediaHostKind.S3:
             for name in ("emo_s3_endpoint", "emo_s3_bucket", "emo_s3_access_key_id"):
                 if not getattr(self, name):

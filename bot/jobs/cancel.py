@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from bot.clock import utcnow
 from bot.jobs.dispatcher import Dispatcher
@@ -63,11 +63,14 @@ class Cancellation:
         dispatcher: Dispatcher,
         wake_dispatch: Callable[[], None],
         poll_soon: Callable[[int], None],
+        accounts: Mapping[str, tuple[DashScopeClient, Dispatcher]] | None = None,
     ) -> None:
         self._jobs = jobs
         self._writer = writer
         self._client = client
         self._dispatcher = dispatcher
+        # Several accounts: a task id answers only to the key of the account that submitted it.
+        self._accounts = dict(accounts or {})
         # The dispatcher and the poller may run in another process: these reach them there.
         self._wake_dispatch = wake_dispatch
         self._poll_soon = poll_soon
@@ -116,6 +119,9 @@ class Cancellation:
 
     async def _cancel_once(self, job: Job) -> CancelOutcome | None:
         """One try at cancelling ``job`` as its row stands; None: look at the row again."""
+        client, dispatcher = self._client, self._dispatcher
+        if job.account is not None and job.account in self._accounts:
+            client, dispatcher = self._accounts[job.account]
         if job.state in _WITH_US:
             await self._writer.end(job, JobState.CANCELED, None)
             self._wake_dispatch()
@@ -123,14 +129,14 @@ class Cancellation:
         if job.state is JobState.SUBMITTING:
             # A submit of this process holds the lock until the task id is stored: wait for
             # it (another process's finishes within a look or two).
-            async with self._dispatcher.submits_held():
+            async with dispatcher.submits_held():
                 return None
         if job.state is not JobState.SUBMITTED:
             return CancelOutcome.FINISHED
         assert job.task_id is not None
         if job.started_at is None:
             try:
-                await self._client.cancel_task(job.task_id)
+                await client.cancel_task(job.task_id)
             except ProviderError as error:
                 # Refused: it started meanwhile (or finished). The query below says which.
                 log.info("job %d: the provider refused the cancel (%s)", job.id, error.code)
@@ -139,7 +145,7 @@ class Cancellation:
                 self._wake_dispatch()
                 return CancelOutcome.CANCELED
         try:
-            task = await self._client.get_task(job.task_id)
+            task = await client.get_task(job.task_id)
         except ProviderError:
             task = None
         if task is not None and task.output.task_status is TaskStatus.PENDING:

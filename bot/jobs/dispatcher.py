@@ -13,7 +13,7 @@ import contextlib
 import functools
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,11 +33,22 @@ from bot.jobs.timeline import Timeline
 from bot.jobs.writer import JobWriter
 from bot.messages import MessageKey
 from bot.provider.client import DashScopeClient
-from bot.provider.errors import ProviderInputError, ProviderOperatorError, ProviderTransientError
+from bot.provider.errors import (
+    ProviderError,
+    ProviderInputError,
+    ProviderOperatorError,
+    ProviderTransientError,
+)
 from bot.retry import Backoff
 from bot.tasks import Wakeup
 
 log = logging.getLogger(__name__)
+
+
+IdlePeers = Callable[[], Awaitable[dict[str, int]]]
+"""The other accounts not paused, with their render concurrency (several accounts)."""
+Rehost = Callable[[Job], Awaitable[tuple[str, str]]]
+"""Uploads a prepared job's inputs again for the dispatcher's account: image and audio URLs."""
 
 
 def _prepared(job: Job) -> bool:
@@ -66,6 +77,9 @@ class Dispatcher:
         limits: EngineLimits,
         custody: JobCustody,
         wakeup: Wakeup,
+        rehost: Rehost | None = None,
+        idle_peers: IdlePeers | None = None,
+        wake_peers: Callable[[], None] | None = None,
     ) -> None:
         self._writer = writer
         self._client = client
@@ -75,6 +89,9 @@ class Dispatcher:
         self._limits = limits
         self._custody = custody
         self._wakeup = wakeup
+        self._rehost = rehost
+        self._idle_peers = idle_peers
+        self._wake_peers = wake_peers
         self._window = timedelta(seconds=limits.lookahead_window_seconds)
         self._sends: set[asyncio.Future[bool]] = set()
         self._lock = asyncio.Lock()
@@ -148,10 +165,59 @@ class Dispatcher:
         # Chosen now, at the last moment: a light server's job that just arrived wins.
         fairness = timedelta(seconds=limits.fairness_window_seconds)
         chosen = pick_next(heads, await view.usage(now - fairness), now)
+        idle = chosen is not None and len(in_flight) >= concurrency
+        if idle and chosen is not None and await self._peer_is_idle(view, chosen, now):
+            # A look-ahead here would leave another account idle: let it take the job, and
+            # look again soon (it may have taken another, or be busy again).
+            pick.wake_at = now + timedelta(seconds=limits.poll_min_seconds)
+            return None
         if chosen is not None and not _prepared(chosen):
             pick.unprepared = chosen
             return None
         return chosen
+
+    async def _peer_is_idle(self, view: ClaimView, job: Job, now: datetime) -> bool:
+        """Whether another account, not paused, has a render slot free for ``job``: it goes
+        there, to the account with the least load, for a while (that account's dispatcher
+        may be in another process, or down: after a lease's time, anyone takes it)."""
+        if self._idle_peers is None:
+            return False
+        if (now - job.updated_at).total_seconds() > self._limits.lease_seconds:
+            return False
+        loads = await view.loads()
+        peers = await self._idle_peers()
+        idle = any(loads.get(name, 0) < concurrency for name, concurrency in peers.items())
+        if idle and self._wake_peers is not None:
+            self._wake_peers()  # those here: a job waits for them
+        return idle
+
+    def _foreign(self, job: Job) -> bool:
+        account = job.inputs_account
+        return self._rehost is not None and account is not None and account != self._limits.account
+
+    async def _bound_here(self, job: Job) -> Job | None:
+        """``job`` (claimed) with inputs this account may read: its oss:// links work only
+        for the account that uploaded them, so they are uploaded again when that was
+        another (the claim is ours: no other account uploads it meanwhile). None: it went
+        back to the queue (the upload failed)."""
+        assert self._rehost is not None
+        try:
+            image_url, audio_url = await self._rehost(job)
+        except (ProviderError, OSError) as error:
+            reference = error.reference if isinstance(error, ProviderError) else repr(error)
+            log.warning("job %d: inputs not uploaded for this account (%s)", job.id, reference)
+            later = utcnow() + timedelta(seconds=self._limits.retry_base_delay)
+            await self._writer.move(
+                job, JobState.QUEUED, JobChanges(attempt=job.attempt - 1, not_before=later)
+            )
+            if isinstance(error, ProviderOperatorError):
+                await self._prober.pause(error)
+            return None
+        changes = JobChanges(
+            image_url=image_url, audio_url=audio_url, inputs_account=self._limits.account
+        )
+        log.info("job %d: inputs uploaded again for account %s", job.id, self._limits.account_label)
+        return await self._writer.annotate(job, changes)
 
     async def _unprepared(self, job: Job) -> None:
         # Refused before SUBMITTING is written: a row left there would wait for settlement.
@@ -177,6 +243,11 @@ class Dispatcher:
             raise RuntimeError(f"job {job.id} was claimed without prepared inputs")
         with self._custody.working(job.id):
             async with self._lock:
+                if self._foreign(job):
+                    bound = await self._bound_here(job)
+                    if bound is None:
+                        return not await self._prober.paused()
+                    job, image, audio = bound, bound.image_url or image, bound.audio_url or audio
                 late = (utcnow() - job.updated_at).total_seconds()
                 if late > SEND_WITHIN_SECONDS:
                     # Claimed too long ago: a settlement could start before this request

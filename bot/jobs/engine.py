@@ -10,7 +10,6 @@ lease changes hands.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,40 +19,33 @@ import aiohttp
 from bot.cluster.duties import Duty
 from bot.cluster.signals import Signals
 from bot.db.meta import MetaStore
-from bot.errors import QuietError
+from bot.jobs.account_work import AccountPool, AccountSetup, AccountWork, Shared
 from bot.jobs.admission import Admission
 from bot.jobs.cancel import Cancellation
 from bot.jobs.confirmation import Confirmation
 from bot.jobs.custody import JobCustody
 from bot.jobs.delivery import Delivery, DeliveryLimits
-from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.edge import ResultChannel
 from bot.jobs.events import JobEvent, OperatorAlert
 from bot.jobs.forecast import Forecaster
-from bot.jobs.gate import ProviderGate
-from bot.jobs.identity import KeyIdentity
 from bot.jobs.intake import Intake
 from bot.jobs.limits import EngineLimits
-from bot.jobs.poller import Poller
 from bot.jobs.preparation import InputPreparer
-from bot.jobs.prober import Prober
 from bot.jobs.recovery import Recovery
 from bot.jobs.repository import JobRepository
-from bot.jobs.settlement import Settlement
 from bot.jobs.timeline import Timeline
 from bot.jobs.writer import JobWriter
 from bot.media.cache import MediaCache
 from bot.media.sources import SourcePolicy
 from bot.provider.client import DashScopeClient
 from bot.provider.pricing import Prices
-from bot.tasks import BackgroundTasks, Wakeup
+from bot.tasks import BackgroundTasks
 from bot.topic import Topic
 
 log = logging.getLogger(__name__)
 
 DISPATCH = "dispatch"  # signal: a job was queued, or a slot freed: look at the queue
 POLL = "poll"  # signal (argument: a job id): query that job's task now
-RESCAN_SECONDS = 30.0  # the provider duty looks for tasks in flight it does not poll yet
 
 
 @dataclass(frozen=True)
@@ -73,6 +65,8 @@ class EngineParts:
     alerts: Topic[OperatorAlert]
     signals: Signals
     instance: str  # this process's name among those sharing the database
+    # The provider accounts; empty: one, ``client`` with ``limits``' account and slots.
+    accounts: tuple[AccountSetup, ...] = ()
 
 
 class Engine:
@@ -89,24 +83,16 @@ class Engine:
             parts.jobs, owner=parts.instance, ttl=timedelta(seconds=limits.lease_seconds)
         )
         self.writer = JobWriter(parts.jobs, parts.events, self.custody)
-        self.timeline = Timeline(
-            parts.jobs,
-            concurrency=limits.provider_concurrency,
-            slots=limits.max_in_flight,
-            prior_rate=limits.render_seconds_per_audio_second,
+        setups = parts.accounts or (
+            AccountSetup(
+                name=limits.account,
+                label=limits.account_label,
+                client=parts.client,
+                concurrency=limits.provider_concurrency,
+                lookahead=limits.lookahead,
+            ),
         )
-        # First to hear of every change: the others plan with what it knows.
-        parts.events.subscribe(self.timeline.on_event)
-        dispatch = Wakeup()
-        self.signals.on(DISPATCH, lambda _: dispatch.ring())
-        self.prober = Prober(
-            gate=ProviderGate(parts.meta),
-            client=parts.client,
-            alerts=parts.alerts,
-            interval=limits.probe_interval_seconds,
-            rescan=limits.rescan_seconds,
-            on_resume=self.wake_dispatch,
-        )
+        self.signals.on(DISPATCH, lambda _: self.ring_dispatchers())
         self.delivery = Delivery(
             writer=self.writer,
             cache=parts.cache,
@@ -121,30 +107,42 @@ class Engine:
                 ),
             ),
         )
-        self.poller = Poller(
+        shared = Shared(
             jobs=parts.jobs,
+            meta=parts.meta,
             writer=self.writer,
-            client=parts.client,
-            timeline=self.timeline,
+            custody=self.custody,
             alerts=parts.alerts,
             prices=parts.prices,
-            limits=limits,
             on_finished=self.delivery.soon,
-            wake_dispatcher=dispatch.ring,  # the same process: no signal needed
+            wake_dispatch=self.wake_dispatch,
+            idle_peers=self._others_unpaused if len(setups) > 1 else None,
+            ring_dispatchers=self.ring_dispatchers,
         )
+        names = [setup.name for setup in setups]
+        self.accounts = [
+            AccountWork(setup, limits, shared, names[1:] if number == 0 else None)
+            for number, setup in enumerate(setups)
+        ]
+        first = self.accounts[0]
+        # One account: its timeline is the forecast's. Several: the forecast plans the pool
+        # as one provider with every account's slots.
+        self.timeline = first.timeline
+        if len(self.accounts) > 1:
+            self.timeline = Timeline(
+                parts.jobs,
+                concurrency=sum(setup.concurrency for setup in setups),
+                slots=sum(setup.concurrency + setup.lookahead for setup in setups),
+                prior_rate=limits.render_seconds_per_audio_second,
+            )
+        # First to hear of every change (nothing else listens yet): the parts plan with them.
+        for timeline in dict.fromkeys([self.timeline, *(a.timeline for a in self.accounts)]):
+            parts.events.subscribe(timeline.on_event)
+        # The first account's parts, by their old names (one account: the only ones).
+        self.prober, self.poller, self.dispatcher = first.prober, first.poller, first.dispatcher
+        self.identity, self.settlement = first.identity, first.settlement
+        self.pool = AccountPool(self.accounts)
         self.signals.on(POLL, self._poll_signalled)
-        self.dispatcher = Dispatcher(
-            writer=self.writer,
-            client=parts.client,
-            prober=self.prober,
-            timeline=self.timeline,
-            poller=self.poller,
-            limits=limits,
-            custody=self.custody,
-            wakeup=dispatch,
-        )
-        self.identity = KeyIdentity(meta=parts.meta, client=parts.client, pace=self.poller.pace)
-        self.poller.on_succeeded(self.identity.learn_soon)
         self.forecaster = Forecaster(parts.jobs, self.timeline, limits)
         self.confirmation = Confirmation(
             jobs=parts.jobs,
@@ -158,7 +156,7 @@ class Engine:
             writer=self.writer,
             preparer=parts.preparer,
             admission=parts.admission,
-            prober=self.prober,
+            prober=self.pool if len(self.accounts) > 1 else self.prober,
             forecaster=self.forecaster,
             cache=parts.cache,
             custody=self.custody,
@@ -168,22 +166,11 @@ class Engine:
         self.cancellation = Cancellation(
             jobs=parts.jobs,
             writer=self.writer,
-            client=parts.client,
+            client=first.client,
             dispatcher=self.dispatcher,
             wake_dispatch=self.wake_dispatch,
             poll_soon=lambda job_id: self.signals.send(POLL, str(job_id)),
-        )
-        self.settlement = Settlement(
-            jobs=parts.jobs,
-            writer=self.writer,
-            client=parts.client,
-            dispatcher=self.dispatcher,
-            poller=self.poller,
-            identity=self.identity,
-            timeline=self.timeline,
-            custody=self.custody,
-            pace=self.poller.pace,
-            limits=limits,
+            accounts={work.name: (work.client, work.dispatcher) for work in self.accounts},
         )
         self.recovery = Recovery(
             custody=self.custody,
@@ -195,6 +182,12 @@ class Engine:
         self._loops = BackgroundTasks()
         self._started = False
 
+    async def intake_paused(self) -> bool:
+        """Whether submissions wait for the operator: the account's pause, or every one's."""
+        if len(self.accounts) > 1:
+            return await self.pool.paused()
+        return await self.prober.paused()
+
     def attach(self, channel: ResultChannel) -> None:
         """Where results go: the edge's channel."""
         self.delivery.attach(channel)
@@ -203,15 +196,29 @@ class Engine:
         """Tell the dispatcher, in whichever process runs it, to look at the queue."""
         self.signals.send(DISPATCH)
 
+    async def _others_unpaused(self, name: str) -> dict[str, int]:
+        """The accounts but ``name`` that are not paused, with their render concurrency."""
+        return {
+            account.name: account.limits.provider_concurrency
+            for account in self.accounts
+            if account.name != name and not await account.prober.paused()
+        }
+
+    def ring_dispatchers(self) -> None:
+        """Wake this process's dispatchers, every account's."""
+        for account in self.accounts:
+            account.wakeup.ring()
+
     def _poll_signalled(self, argument: str) -> None:
         if argument.isdigit():
-            self.poller.track(int(argument), delay=0)
+            for account in self.accounts:  # only the job's own account's poller asks
+                account.poller.track(int(argument), delay=0)
 
     def duties(self) -> list[Duty]:
-        """What must run in one process at a time: the provider account's work, and ending
+        """What must run in one process at a time: each provider account's work, and ending
         the jobs nobody confirmed in time."""
         return [
-            Duty(f"provider:{self._limits.account}", self._provider_duty),
+            *(account.duty() for account in self.accounts),
             Duty("confirm-timeouts", self.confirmation.run_forever),
         ]
 
@@ -226,42 +233,12 @@ class Engine:
         log.info("engine started as %s: %d unfinished jobs taken over", self.custody.owner, taken)
         self._loops.spawn(self.recovery.run_forever(), name="recovery")
 
-    async def _provider_duty(self) -> None:
-        """The account's work, in the process holding its lease: the slots, the tasks in
-        flight (polled), the crash-cut submits (settled), the queue (dispatched)."""
-        limits = self._limits
-        await self.jobs.ensure_slots(limits.account, limits.max_in_flight)
-        await self.timeline.learn()
-        self.poller.reset()
-        polled = await self.poller.rescan()
-        log.info("provider duty %s: %d tasks in flight polled here", limits.account, polled)
-        loops = BackgroundTasks()
-        try:
-            loops.spawn(self.poller.run_forever(), name="poller")
-            loops.spawn(self.prober.run_forever(), name="prober")
-            loops.spawn(self._settle_forever(), name="settlement")
-            await self.dispatcher.run_forever()
-        finally:
-            await loops.cancel_all()
-
-    async def _settle_forever(self) -> None:
-        """Settle the submits no live process is making, and poll what nobody polls."""
-        while True:
-            try:
-                await self.settlement.settle_orphans()
-                await self.poller.rescan()
-            except QuietError:
-                pass
-            except Exception:
-                log.exception("settling orphaned submits failed; trying again")
-            await asyncio.sleep(min(RESCAN_SECONDS, self._limits.heartbeat_seconds))
-
     async def close(self) -> None:
         """Stop every loop; let submits and row writes already under way finish."""
         await self._loops.cancel_all()
         await self.intake.close()
         await self.delivery.close()
-        await self.identity.close()
-        await self.dispatcher.drain()
+        for account in self.accounts:
+            await account.close()
         await self.writer.drain()
         self._started = False

@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 
 from bot.db.meta import MetaStore
+from bot.jobs.limits import account_meta
 from bot.jobs.models import Job
+from bot.provider.accounts import LONE_ACCOUNT
 from bot.provider.client import DashScopeClient
 from bot.provider.errors import ProviderError
 from bot.provider.listing import TaskListing
@@ -44,19 +46,21 @@ class KeyIdentity:
         meta: MetaStore,
         client: DashScopeClient,
         pace: Callable[[], Awaitable[None]],
+        account: str = LONE_ACCOUNT,
     ) -> None:
         self._meta = meta
+        self._name = account_meta(KEY_ID, account)  # each account's keys are its own
         self._client = client
         self._pace = pace
         self._tasks = BackgroundTasks()
         self._learning = False
 
     async def current(self) -> str | None:
-        return await self._meta.get(KEY_ID)
+        return await self._meta.get(self._name)
 
     async def remember(self, key_id: str) -> None:
         if await self.current() != key_id:
-            await self._meta.set(KEY_ID, key_id)
+            await self._meta.set(self._name, key_id)
             log.info("provider: the bot's tasks are created with api_key_id %s", key_id)
 
     def learn_soon(self, job: Job) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.clock import utcnow
 from bot.db.database import DatabaseUnavailableError
@@ -20,7 +21,6 @@ from bot.jobs.custody import JobCustody
 from bot.jobs.forecast import Forecaster
 from bot.jobs.models import AnimateRequest, Framing, InputRef, Job, JobChanges
 from bot.jobs.preparation import InputPreparer, PreparedInputs, refusal_for
-from bot.jobs.prober import Prober
 from bot.jobs.repository import (
     CapExceededError,
     JobNotFoundError,
@@ -38,6 +38,14 @@ from bot.tasks import BackgroundTasks
 log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 1.0  # how often a preparation looks whether its job was cancelled meanwhile
+
+
+class ProviderState(Protocol):
+    """The provider as intake sees it: one account's prober, or the accounts' pool."""
+
+    async def paused(self) -> bool: ...
+
+    async def trouble(self, job: Job, error: ProviderError) -> UserMessage: ...
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class Intake:
         writer: JobWriter,
         preparer: InputPreparer,
         admission: Admission,
-        prober: Prober,
+        prober: ProviderState,
         forecaster: Forecaster,
         cache: MediaCache,
         custody: JobCustody,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.provider.accounts import LONE_ACCOUNT
+
 RECONCILE_MARGIN_SECONDS = 10.0  # clock skew between us and the provider, with room to spare
 SEND_WITHIN_SECONDS = RECONCILE_MARGIN_SECONDS / 2
 """How long after its SUBMITTING write a claim may still be sent. A settlement (in any
@@ -35,7 +37,8 @@ class EngineLimits:
     fairness_window_seconds: float = 3600.0
     rescan_seconds: float = 5.0  # other processes may add rows: look again even when not woken
     lease_seconds: float = 15.0  # a process's hold on a job or a duty outlives its heartbeat
-    account: str = "default"  # the provider account's name (its slots, its duty)
+    account: str = LONE_ACCOUNT  # the provider account's name (its slots, its duty)
+    account_label: str = LONE_ACCOUNT  # how alerts and logs name it
     confirm_timeout_seconds: float = 600.0  # a job awaiting confirmation is cancelled after
 
     @property
@@ -47,3 +50,8 @@ class EngineLimits:
     def heartbeat_seconds(self) -> float:
         """How often leases are renewed and lapsed ones looked for: four times a lease."""
         return self.lease_seconds / 4
+
+
+def account_meta(name: str, account: str) -> str:
+    """The ``meta`` name of an account's own value: the lone account keeps the plain name."""
+    return name if account == LONE_ACCOUNT else f"{name}:{account}"

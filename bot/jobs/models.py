@@ -129,6 +129,10 @@ class JobChanges(BaseModel):
     # The process working on the job (preparing, submitting or delivering it), until when.
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    # Provider accounts: whose key submitted the task (polls and cancels use it), and for
+    # whom the oss:// inputs were uploaded (None: links any account can read).
+    account: str | None = None
+    inputs_account: str | None = None
     # The job ended without knowing whether its task exists: its provider slot stays taken
     # until a task of it would have ended.
     slot_held_until: datetime | None = None

@@ -71,6 +71,7 @@ class Poller:
         self._warned_slow: set[int] = set()
         self._unrecognized: set[int] = set()  # jobs whose odd status was logged
         self._on_success: list[Callable[[Job], None]] = []
+        self._account = limits.account  # its task ids answer only to this account's key
         self._wakeup = Wakeup()
         self._rng = random.Random()
 
@@ -100,7 +101,7 @@ class Poller:
         elsewhere, or before this process took the polling over); return how many."""
         added = 0
         for job in await self._jobs.in_states([JobState.SUBMITTED]):
-            if job.id not in self._due:
+            if job.account == self._account and job.id not in self._due:
                 self.track(job.id, delay=0)
                 added += 1
         return added
@@ -145,6 +146,8 @@ class Poller:
         if job.state is not JobState.SUBMITTED or job.task_id is None:
             self._overdue.pop(job_id, None)
             return
+        if job.account != self._account:
+            return  # another account's task: its own poller asks with its key
         now = utcnow()
         if job.submitted_at is not None and now - job.submitted_at > TASK_LIFETIME:
             await self._writer.end(job, JobState.EXPIRED, expired(job))

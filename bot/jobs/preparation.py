@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import shutil
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -18,15 +19,15 @@ from bot.jobs.models import AnimateRequest, Box, InputRef, Job, JobChanges
 from bot.media.audio import PreparedAudio
 from bot.media.cache import Kind, MediaCache
 from bot.media.download import DownloadError, DownloadTooLargeError, download_to_file
-from bot.media.hosting import MediaHost
+from bot.media.hosting import MediaHost, MediaHostError
 from bot.media.image import PreparedImage
 from bot.media.pool import MediaPool
 from bot.media.preview import try_write_preview
 from bot.media.sources import SourcePolicy
 from bot.messages import MessageKey, Phrase
 from bot.provider.client import DashScopeClient, with_retries
-from bot.provider.errors import ProviderInputError
-from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL
+from bot.provider.errors import ProviderInputError, ProviderOperatorError
+from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL, Detection
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class PreparedInputs:
     audio_url: str
     face_box: Box
     ext_box: Box
+    inputs_account: str | None = None  # the account the oss:// links work for (None: any)
 
     def queued(self, estimate_usd: float) -> JobChanges:
         """The row's new columns as the job enters the queue."""
@@ -88,6 +90,7 @@ class PreparedInputs:
             ext_box=self.ext_box,
             estimate_usd=estimate_usd,
             queued_at=utcnow(),
+            inputs_account=self.inputs_account,
         )
 
 
@@ -105,6 +108,20 @@ class PreparationLimits:
     max_preparations: int = 2
 
 
+@dataclass(frozen=True)
+class PreparationTarget:
+    """The provider account a preparation uploads for and checks the face with. ``account``
+    is None when the host's links work for any account (or there is only one)."""
+
+    account: str | None
+    client: DashScopeClient
+    host: MediaHost
+    name: str = ""  # the account's name, to pause it when it refuses
+
+
+Refused = Callable[[PreparationTarget, ProviderOperatorError], Awaitable[None]]
+
+
 class InputPreparer:
     """Downloads, converts, re-hosts and checks the face for one job."""
 
@@ -116,10 +133,14 @@ class InputPreparer:
         host: MediaHost,
         cache: MediaCache,
         limits: PreparationLimits,
+        target: Callable[[], Awaitable[PreparationTarget]] | None = None,
     ) -> None:
         self._session = session
         self._client = client
         self._host = host
+        self._target = target  # several accounts: which one to prepare with, now
+        self._refused: Refused | None = None
+        self._tries = 1
         self._cache = cache
         self._limits = limits
         # Every decode and conversion runs there, each file within its time and memory.
@@ -132,6 +153,19 @@ class InputPreparer:
     async def close(self) -> None:
         """Stop the media workers."""
         await self.media.close()
+
+    def use_targets(
+        self,
+        target: Callable[[], Awaitable[PreparationTarget]],
+        refused: Refused,
+        tries: int,
+    ) -> None:
+        """Several accounts: ask ``target`` which one to prepare each job with; an account
+        that refuses (arrears, a revoked key) is told to ``refused`` (which pauses it) and
+        the next one is tried, up to ``tries`` accounts."""
+        self._target = target
+        self._refused = refused
+        self._tries = tries
 
     async def prepare(self, job: Job) -> PreparedInputs:
         """Run every check; raise UserFacingError (or a ProviderError) when one fails."""
@@ -161,16 +195,21 @@ class InputPreparer:
         audio = await self.media.prepare_audio(
             audio_source, cache.converted(job.id, "audio"), trim=job.trim_audio
         )
-        detect_url, image_url, audio_url = await self._publish(job, image, audio)
-        try:
-            detection = await with_retries(
-                lambda: self._client.detect_face(detect_url, ratio=job.framing.value),
-                retries=self._limits.provider_retries,
-                base_delay=self._limits.retry_base_delay,
-            )
-        except ProviderInputError as error:
-            log.info("job %d face check refused: %s", job.id, error.code)
-            raise refusal_for(error) from None
+        target = PreparationTarget(None, self._client, self._host)
+        tries = 1
+        while True:
+            if self._target is not None:
+                target = await self._target()
+            try:
+                image_url, audio_url, detection = await self._check(job, image, audio, target)
+                break
+            except ProviderOperatorError as error:
+                if self._refused is None or isinstance(error, MediaHostError):
+                    raise
+                await self._refused(target, error)
+                if tries >= self._tries:
+                    raise
+                tries += 1
         # The crop the card shows: the region EMO animates, at the output's aspect.
         ext_box = Box.from_list(detection.ext_bbox)
         await asyncio.to_thread(
@@ -188,7 +227,24 @@ class InputPreparer:
             audio_url=audio_url,
             face_box=Box.from_list(detection.face_bbox),
             ext_box=ext_box,
+            inputs_account=target.account,
         )
+
+    async def _check(
+        self, job: Job, image: PreparedImage, audio: PreparedAudio, target: PreparationTarget
+    ) -> tuple[str, str, Detection]:
+        """Upload through ``target``'s host and check the face with its account."""
+        detect_url, image_url, audio_url = await self._publish(job, image, audio, target.host)
+        try:
+            detection = await with_retries(
+                lambda: target.client.detect_face(detect_url, ratio=job.framing.value),
+                retries=self._limits.provider_retries,
+                base_delay=self._limits.retry_base_delay,
+            )
+        except ProviderInputError as error:
+            log.info("job %d face check refused: %s", job.id, error.code)
+            raise refusal_for(error) from None
+        return image_url, audio_url, detection
 
     async def _fetch(self, url: str, destination: Path, *, what: Kind) -> None:
         if self._limits.allow_local_files and url.startswith("file://"):
@@ -235,7 +291,7 @@ class InputPreparer:
         shutil.copyfile(source, destination)
 
     async def _publish(
-        self, job: Job, image: PreparedImage, audio: PreparedAudio
+        self, job: Job, image: PreparedImage, audio: PreparedAudio, host: MediaHost
     ) -> tuple[str, str, str]:
         """Upload the image once per model (URLs are bound to one model) and the audio once."""
         image_bytes, audio_bytes = await asyncio.gather(
@@ -243,16 +299,29 @@ class InputPreparer:
         )
 
         return await asyncio.gather(
-            self._publish_one(image_bytes, DETECT_MODEL, f"job{job.id}-face.jpg", "image/jpeg"),
-            self._publish_one(image_bytes, SYNTHESIS_MODEL, f"job{job.id}-face.jpg", "image/jpeg"),
-            self._publish_one(audio_bytes, SYNTHESIS_MODEL, f"job{job.id}-voice.mp3", "audio/mpeg"),
+            self._publish_one(host, image_bytes, DETECT_MODEL, f"job{job.id}-face.jpg"),
+            self._publish_one(host, image_bytes, SYNTHESIS_MODEL, f"job{job.id}-face.jpg"),
+            self._publish_one(host, audio_bytes, SYNTHESIS_MODEL, f"job{job.id}-voice.mp3"),
         )
 
-    async def _publish_one(self, data: bytes, model: str, filename: str, content_type: str) -> str:
+    async def publish_for_synthesis(self, job: Job, host: MediaHost) -> tuple[str, str]:
+        """Upload a prepared job's converted files again, through ``host`` (for another
+        account than the one they were uploaded for): the new image and audio URLs."""
+        cache = self._cache
+        image_bytes, audio_bytes = await asyncio.gather(
+            asyncio.to_thread(cache.converted(job.id, "image").read_bytes),
+            asyncio.to_thread(cache.converted(job.id, "audio").read_bytes),
+        )
+        image_url, audio_url = await asyncio.gather(
+            self._publish_one(host, image_bytes, SYNTHESIS_MODEL, f"job{job.id}-face.jpg"),
+            self._publish_one(host, audio_bytes, SYNTHESIS_MODEL, f"job{job.id}-voice.mp3"),
+        )
+        return image_url, audio_url
+
+    async def _publish_one(self, host: MediaHost, data: bytes, model: str, filename: str) -> str:
+        content_type = "image/jpeg" if filename.endswith(".jpg") else "audio/mpeg"
         return await with_retries(
-            lambda: self._host.publish(
-                data, model=model, filename=filename, content_type=content_type
-            ),
+            lambda: host.publish(data, model=model, filename=filename, content_type=content_type),
             retries=self._limits.provider_retries,
             base_delay=self._limits.retry_base_delay,
         )

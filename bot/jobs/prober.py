@@ -12,6 +12,7 @@ from bot.jobs.events import OperatorAlert
 from bot.jobs.gate import ProviderGate, ProviderPause
 from bot.jobs.models import Job
 from bot.messages import MessageKey, UserMessage
+from bot.provider.accounts import LONE_ACCOUNT
 from bot.provider.client import DashScopeClient
 from bot.provider.errors import ProviderError, ProviderOperatorError
 from bot.retry import Backoff
@@ -55,10 +56,13 @@ class Prober:
     async def pause(self, error: ProviderError) -> None:
         """Stop submissions for everyone; the operator is told once per pause."""
         if await self._gate.pause(error.code, error.message, reference=error.reference):
-            alert = UserMessage(
-                key=MessageKey.ALERT_PROVIDER_REFUSED,
-                params={"code": error.reference, "message": error.message},
-            )
+            params = {"code": error.reference, "message": error.message}
+            alert = UserMessage(key=MessageKey.ALERT_PROVIDER_REFUSED, params=params)
+            if self._gate.account != LONE_ACCOUNT:
+                alert = UserMessage(
+                    key=MessageKey.ALERT_ACCOUNT_REFUSED,
+                    params={**params, "account": self._gate.label},
+                )
             await self._alerts.publish(OperatorAlert(alert))
         self._wakeup.ring()
 

@@ -105,6 +105,10 @@ Guard = Callable[[LedgerView], Awaitable[None]]
 class ClaimView(Protocol):
     """What the dispatcher reads to choose a job, inside the claim's own transaction."""
 
+    async def loads(self) -> dict[str, int]:
+        """Tasks in flight per account, every account's."""
+        ...
+
     async def in_flight(self) -> list[Job]:
         """Jobs whose task is being submitted or is at the provider, oldest first."""
         ...
@@ -209,9 +213,13 @@ class JobRepository(LedgerView, Protocol):
 
     # -- the provider's slots -----------------------------------------------------------------
 
-    async def ensure_slots(self, account: str, capacity: int) -> None:
-        """Give ``account`` slots 0..capacity-1; a task in flight without a slot (an older
-        database, a lowered capacity) gets one, past the capacity if need be."""
+    async def ensure_slots(
+        self, account: str, capacity: int, adopt_besides: Collection[str] | None = None
+    ) -> None:
+        """Give ``account`` slots 0..capacity-1; a task in flight of it without a slot (an
+        older database, a lowered capacity) gets one, past the capacity if need be. With
+        ``adopt_besides`` (the other accounts configured), tasks in flight of no configured
+        account become this account's first."""
         ...
 
     async def claim(
@@ -219,9 +227,10 @@ class JobRepository(LedgerView, Protocol):
     ) -> Claimed | None:
         """In one transaction: take a free slot of ``account`` below ``capacity`` (rows
         locked, others skipped), let ``choose`` pick a queued job, move it to SUBMITTING
-        (one more attempt, ``changes``) and put it in the slot. None: no slot is free, or
-        nothing was chosen. A slot is free when no task of its job can be at the provider:
-        the job is neither SUBMITTING nor SUBMITTED and its ``slot_held_until`` has passed."""
+        (one more attempt, ``changes``, the job's ``account``) and put it in the slot.
+        None: no slot is free, or nothing was chosen. A slot is free when no task of its
+        job can be at the provider: the job is neither SUBMITTING nor SUBMITTED and its
+        ``slot_held_until`` has passed."""
         ...
 
     async def slot_holders(self, account: str) -> dict[int, int | None]:

@@ -207,10 +207,36 @@ _POSTGRES_V5 = """
 ALTER TABLE jobs ADD COLUMN waiting_since TIMESTAMPTZ
 """
 
+# Several provider accounts: the account that submitted a job's task (its task id is valid
+# only with that account's key), and the account its oss:// inputs were uploaded for.
+_SQLITE_V7 = """
+ALTER TABLE jobs ADD COLUMN account TEXT;
+ALTER TABLE jobs ADD COLUMN inputs_account TEXT
+"""
+_POSTGRES_V6 = """
+ALTER TABLE jobs ADD COLUMN account TEXT;
+ALTER TABLE jobs ADD COLUMN inputs_account TEXT
+"""
+
 SCHEMA = Schema(
     component="jobs",
     migrations={
-        "sqlite": (_SQLITE_BASELINE, _SQLITE_V2, _SQLITE_V3, _SQLITE_V4, _SQLITE_V5, _SQLITE_V6),
-        "postgres": (_POSTGRES_BASELINE, _POSTGRES_V2, _POSTGRES_V3, _POSTGRES_V4, _POSTGRES_V5),
+        "sqlite": (
+            _SQLITE_BASELINE,
+            _SQLITE_V2,
+            _SQLITE_V3,
+            _SQLITE_V4,
+            _SQLITE_V5,
+            _SQLITE_V6,
+            _SQLITE_V7,
+        ),
+        "postgres": (
+            _POSTGRES_BASELINE,
+            _POSTGRES_V2,
+            _POSTGRES_V3,
+            _POSTGRES_V4,
+            _POSTGRES_V5,
+            _POSTGRES_V6,
+        ),
     },
 )

@@ -7,7 +7,7 @@ from bot.jobs.cancel import CancelOutcome
 from bot.jobs.confirmation import ConfirmOutcome
 from bot.jobs.engine import Engine
 from bot.jobs.forecast import Spot
-from bot.jobs.gate import ProviderGate
+from bot.jobs.gate import PauseReader, PoolGate
 from bot.jobs.intake import Accepted
 from bot.jobs.models import AnimateRequest, Framing, Job
 from bot.jobs.planning import DurationModel
@@ -73,14 +73,19 @@ class AnimateService:
 
     async def resume_provider(self, reason: str) -> bool:
         """Lift an operator pause; True when there was one."""
+        if len(self._engine.accounts) > 1:
+            return await self._engine.pool.resume(reason)
         return await self._engine.prober.resume(reason)
 
     def wake(self) -> None:
         """Look at the queue now (a row was added from outside the service)."""
-        self._engine.dispatcher.wake()
+        self._engine.ring_dispatchers()
 
     @property
-    def gate(self) -> ProviderGate:
+    def gate(self) -> PauseReader:
+        """The pause /readyz and the metrics show: with several accounts, every one's."""
+        if len(self._engine.accounts) > 1:
+            return PoolGate([account.prober.gate for account in self._engine.accounts])
         return self._engine.prober.gate
 
     @property

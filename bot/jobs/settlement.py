@@ -76,11 +76,16 @@ class Settlement:
         self._pace = pace
         self._margin = timedelta(seconds=RECONCILE_MARGIN_SECONDS)
         self._reach = timedelta(seconds=limits.submit_timeout_seconds) + self._margin
+        self._account = limits.account  # the task list it reads is this account's only
 
     async def settle_orphans(self) -> int:
         """Settle the submits that no live process is making (their process died, its lease
         lapsed); return how many."""
-        orphans = await self._custody.orphans([JobState.SUBMITTING])
+        orphans = [
+            job
+            for job in await self._custody.orphans([JobState.SUBMITTING])
+            if job.account == self._account
+        ]
         if orphans:
             await self.settle(orphans)
         return len(orphans)
@@ -102,7 +107,9 @@ class Settlement:
         # (Read before the known ids, so a task id stored in between is not missed.)
         batch = {job.id for job in jobs}
         elsewhere = [
-            row for row in await self._jobs.in_states([JobState.SUBMITTING]) if row.id not in batch
+            row
+            for row in await self._jobs.in_states([JobState.SUBMITTING])
+            if row.id not in batch and row.account == self._account
         ]
         evidence = await self._evidence()
         if not evidence.trusted:

@@ -10,11 +10,14 @@ The claim runs in one transaction: it takes a free slot row (``FOR UPDATE SKIP L
 PostgreSQL; SQLite's write lock serialises transactions anyway), lets the dispatcher choose
 from the rows as they stand, moves the chosen job to SUBMITTING and puts it in the slot.
 Claims of every process also take one named lock per account, so the fair order and the
-look-ahead are decided by one claimer at a time.
+look-ahead are decided by one claimer at a time. The claim writes the account on the job
+(its task id is valid only with that account's key); an account's view of the tasks in
+flight is its own jobs only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from bot.db.database import Connection
@@ -38,11 +41,23 @@ def claim_lock(account: str) -> str:
 class _TransactionView:
     """``ClaimView`` over the claim's transaction."""
 
-    def __init__(self, tx: Connection) -> None:
+    def __init__(self, tx: Connection, account: str) -> None:
         self._tx = tx
+        self._account = account
+
+    async def loads(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for job in await jobs_in_states(self._tx, _IN_FLIGHT):
+            if job.account is not None:
+                found[job.account] = found.get(job.account, 0) + 1
+        return found
 
     async def in_flight(self) -> list[Job]:
-        return await jobs_in_states(self._tx, _IN_FLIGHT)
+        return [
+            job
+            for job in await jobs_in_states(self._tx, _IN_FLIGHT)
+            if job.account == self._account
+        ]
 
     async def queue_heads(self, now: datetime) -> list[Job]:
         return await queue_heads(self._tx, now)
@@ -57,10 +72,14 @@ class _TransactionView:
 class SlotRecords(SqlBase):
     """The slots' SQL (``SqlJobRepository`` inherits it)."""
 
-    async def ensure_slots(self, account: str, capacity: int) -> None:
+    async def ensure_slots(
+        self, account: str, capacity: int, adopt_besides: Collection[str] | None = None
+    ) -> None:
         now = self._clock()
         async with self._db.transaction() as tx:
             await tx.lock(claim_lock(account))
+            if adopt_besides is not None:
+                await _adopt(tx, account, adopt_besides)
             for number in range(capacity):
                 await tx.execute(
                     "INSERT INTO provider_slots (account, slot) VALUES (?, ?)"
@@ -74,7 +93,9 @@ class SlotRecords(SqlBase):
             orphans = [
                 job.id
                 for job in await jobs_in_states(tx, _IN_FLIGHT)
-                if job.id not in placed and job.slot_held_until is None
+                if job.id not in placed
+                and job.slot_held_until is None
+                and job.account in (account, None)  # None: from before accounts
             ]
             free = [number for number, job in sorted(holders.items()) if job is None]
             extra = max([capacity - 1, *holders]) + 1
@@ -126,13 +147,20 @@ class SlotRecords(SqlBase):
             )
             if free is None:
                 return None
-            chosen = await choose(_TransactionView(tx))
+            chosen = await choose(_TransactionView(tx, account))
             if chosen is None:
                 return None
             changed = await tx.execute(
-                "UPDATE jobs SET state = ?, attempt = attempt + 1, updated_at = ?"
+                "UPDATE jobs SET state = ?, attempt = attempt + 1, updated_at = ?, account = ?"
                 f"{assignments} WHERE id = ? AND state = ?",
-                [JobState.SUBMITTING.value, now, *values.values(), chosen.id, chosen.state.value],
+                [
+                    JobState.SUBMITTING.value,
+                    now,
+                    account,
+                    *values.values(),
+                    chosen.id,
+                    chosen.state.value,
+                ],
             )
             if changed != 1:
                 raise StaleJobStateError(chosen.id, chosen.state)
@@ -146,3 +174,15 @@ class SlotRecords(SqlBase):
             row = await tx.fetch_one("SELECT * FROM jobs WHERE id = ?", (chosen.id,))
         assert row is not None
         return Claimed(before=chosen, after=decode(row), slot=int(free["slot"]))
+
+
+async def _adopt(tx: Connection, account: str, others: Collection[str]) -> None:
+    """Tasks in flight of no account configured now (a database from before accounts, whose
+    rows name none, or the lone account's ``default``) become ``account``'s."""
+    known = [account, *others]
+    marks = ", ".join("?" for _ in known)
+    await tx.execute(
+        f"UPDATE jobs SET account = ? WHERE state IN ({_BUSY})"
+        f" AND (account IS NULL OR account NOT IN ({marks}))",
+        (account, *known),
+    )

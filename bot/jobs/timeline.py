@@ -20,12 +20,20 @@ IN_FLIGHT = (JobState.SUBMITTING, JobState.SUBMITTED)
 
 
 class Timeline:
-    """The duration model and the expected end of every task in flight."""
+    """The duration model and the expected end of every task in flight: of one provider
+    account (``account``), or of all of them as one pool (for the forecast)."""
 
     def __init__(
-        self, jobs: JobRepository, *, concurrency: int, slots: int, prior_rate: float
+        self,
+        jobs: JobRepository,
+        *,
+        concurrency: int,
+        slots: int,
+        prior_rate: float,
+        account: str | None = None,
     ) -> None:
         self._jobs = jobs
+        self._account = account
         self._concurrency = concurrency
         self._slots = slots
         self._prior_rate = prior_rate
@@ -40,7 +48,10 @@ class Timeline:
 
     async def refresh(self) -> None:
         """Re-plan when every in-flight task should end."""
-        self.ends = self.expected_ends(await self._jobs.in_states(IN_FLIGHT), utcnow())
+        in_flight = await self._jobs.in_states(IN_FLIGHT)
+        if self._account is not None:
+            in_flight = [job for job in in_flight if job.account == self._account]
+        self.ends = self.expected_ends(in_flight, utcnow())
 
     def expected_ends(self, in_flight: Sequence[Job], now: datetime) -> dict[int, datetime]:
         return expected_ends(

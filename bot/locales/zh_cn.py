@@ -128,6 +128,10 @@ MESSAGES: dict[str, str] = {
         "DashScope 拒绝了机器人的账户（{code}：{message}）。所有服务器的提交已暂停，任务保留"
         "其排队位置。请检查账户（密钥、地域、余额、开通权限）；机器人会定期检测并自动恢复。"
     ),
+    "alert_account_refused": (
+        "DashScope 拒绝了机器人的账户 **{account}**（{code}：{message}）。该账户已暂停，"
+        "其排队任务交由其他账户处理。请检查账户（密钥、余额、开通权限）；机器人会定期检测并自动恢复。"
+    ),
     "alert_render_slow": (
         "任务 {job}（提供方任务 {task}）已渲染超过 {hours} 小时；提供方会在 3 小时时停止它。"
     ),

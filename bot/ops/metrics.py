@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.jobs.events import JobEvent
-from bot.jobs.gate import ProviderGate
+from bot.jobs.gate import PauseReader
 from bot.jobs.repository import JobRepository
 from bot.jobs.states import JobState
 
@@ -96,7 +96,7 @@ class Metrics:
         if code is not None:
             self.provider_errors.labels(code=code).inc()
 
-    async def refresh(self, jobs: JobRepository, gate: ProviderGate) -> None:
+    async def refresh(self, jobs: JobRepository, gate: PauseReader) -> None:
         """Read the gauges that live in the database."""
         counts = await jobs.count_by_state()
         for state in JobState:

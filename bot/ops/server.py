@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.clock import utcnow
 from bot.db.meta import MetaStore
 from bot.errors import QuietError
-from bot.jobs.gate import ProviderGate
+from bot.jobs.gate import PauseReader
 from bot.jobs.repository import JobRepository
 from bot.ops.metrics import CONTENT_TYPE, Metrics
 from bot.settings import BIND_OFF, split_bind
@@ -52,7 +52,7 @@ class OpsServer:
         metrics: Metrics,
         jobs: JobRepository,
         meta: MetaStore,
-        gate: ProviderGate,
+        gate: PauseReader,
         write_every: float = WRITE_CHECK_SECONDS,
         write_retry: float = WRITE_RETRY_SECONDS,
     ) -> None:

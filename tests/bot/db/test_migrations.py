@@ -128,7 +128,7 @@ async def test_a_database_from_a_newer_bot_is_refused(tmp_path: Path) -> None:
     newer = tmp_path / "newer.sqlite3"
     db = await SqliteDatabase.open(newer)
     await migrate(db, SCHEMAS)
-    await db.execute("UPDATE schema_versions SET version = 7 WHERE component = 'jobs'")
+    await db.execute("UPDATE schema_versions SET version = 99 WHERE component = 'jobs'")
     await db.close()
     for path, component in ((legacy, "legacy"), (newer, "jobs")):
         db = await SqliteDatabase.open(path)

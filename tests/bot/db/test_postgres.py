@@ -85,9 +85,12 @@ async def test_a_database_of_the_single_process_release_gains_the_cluster_column
             " VALUES ('queued', 2, 3, 'en', 'normal', '1:1', 100, 'a', 'b', now(), now())"
         )
         assert (await migrate(db, SCHEMAS))["jobs"] == len(jobs_schema.SCHEMA.scripts("postgres"))
-        row = await db.fetch_one("SELECT state, lease_owner, slot_held_until FROM jobs")
+        row = await db.fetch_one(
+            "SELECT state, lease_owner, slot_held_until, account, inputs_account FROM jobs"
+        )
         assert row is not None
         assert (row["state"], row["lease_owner"], row["slot_held_until"]) == ("queued", None, None)
+        assert (row["account"], row["inputs_account"]) == (None, None)
         assert await db.fetch_all("SELECT * FROM provider_slots") == []
     finally:
         await db.close()

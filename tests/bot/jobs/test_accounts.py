@@ -1,0 +1,103 @@
+"""Several provider accounts in the engine: a task id belongs to the account that submitted
+it, and inputs uploaded for one account are uploaded again for another (issue 14)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.jobs.cancel import CancelOutcome
+from bot.jobs.models import AnimateRequest, InputRef, Job
+from bot.jobs.repository import Caps
+from bot.jobs.states import JobState
+from bot.simulator import Simulator, SimulatorKnobs
+from tests.support import media
+from tests.support.engine import EngineHarness, running_engine, upload_sample_inputs
+
+KEYS = ("sk-accounts-one", "sk-accounts-two")
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    """Two accounts (each key its own), one render at a time each, slow enough to cancel."""
+    knobs = SimulatorKnobs(render_seconds_per_audio_second=2.0, render_overhead_seconds=0.5)
+    simulator = Simulator(knobs=knobs, api_keys=set(KEYS))
+    await simulator.start(host="127.0.0.1", port=0)
+    yield simulator
+    await simulator.close()
+
+
+async def _enqueue(engine: EngineHarness, guild: int, *, bound_to: int) -> Job:
+    """A QUEUED job as preparation leaves it: inputs uploaded for account ``bound_to`` (its
+    oss:// links work only there), the converted files in the job's folder."""
+    work = engine.core.engine.accounts[bound_to]
+    inputs = await upload_sample_inputs(work.client)
+    writer = engine.core.engine.writer
+    request = AnimateRequest(
+        guild_id=guild,
+        channel_id=guild * 10,
+        user_id=guild,
+        image=InputRef(url="file:///prepared", declared_size=0),
+        audio=InputRef(url="file:///prepared", declared_size=0),
+    )
+    job = await writer.create(request, Caps())
+    face = io.BytesIO()
+    media.astronaut().save(face, format="JPEG")
+    image = engine.core.cache.converted(job.id, "image")
+    image.parent.mkdir(parents=True, exist_ok=True)
+    image.write_bytes(face.getvalue())
+    engine.core.cache.converted(job.id, "audio").write_bytes(
+        media.encode_audio(media.speech_pcm(4.0), container="mp3", codec="libmp3lame")
+    )
+    job = await writer.move(job, JobState.PREPARING)
+    changes = inputs.queued(estimate_usd=0.05).model_copy(update={"inputs_account": work.name})
+    job = await writer.move(job, JobState.QUEUED, changes)
+    engine.core.service.wake()
+    return job
+
+
+async def test_each_task_is_polled_and_cancelled_with_its_own_accounts_key(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with running_engine(simulator, tmp_path, ",".join(KEYS)) as engine:
+        accounts = engine.core.engine.accounts
+        assert [work.name for work in accounts] == [simulator.account_id(key) for key in KEYS]
+        # Every job prepared for the first account: the second uploads its inputs again.
+        jobs = [await _enqueue(engine, guild, bound_to=0) for guild in (1, 2, 3, 4)]
+
+        async def all_submitted() -> bool:
+            rows = [await engine.core.jobs.get(job.id) for job in jobs]
+            return all(row.task_id is not None for row in rows)
+
+        await engine.wait_until(all_submitted, within=30)
+        rows = [await engine.core.jobs.get(job.id) for job in jobs]
+        # The row names the account that created the task, at the simulator.
+        for row in rows:
+            assert row.task_id is not None
+            assert row.account == simulator.tasks[row.task_id].account
+        second = [row for row in rows if row.account == accounts[1].name]
+        assert len(second) == 2  # two slots per account: the load is shared
+        assert all(row.inputs_account == accounts[1].name for row in second)
+        # A task waiting at the second account is cancelled with the second account's key.
+        waiting = next(
+            row
+            for row in second
+            if row.task_id and simulator.tasks[row.task_id].status == "PENDING"
+        )
+        outcome, _ = await engine.core.service.cancel(
+            waiting.id,
+            guild_id=waiting.guild_id,
+            actor_id=waiting.user_id,
+            actor_manages_server=False,
+        )
+        assert outcome is CancelOutcome.CANCELED
+        (cancel,) = simulator.cancels
+        assert (cancel.task_id, cancel.account) == (waiting.task_id, accounts[1].name)
+        # The others are polled to the end with their own keys, and delivered.
+        await engine.wait_until(engine.all_final, within=60)
+        assert len(engine.notifier.deliveries) == 3
+        assert simulator.query_count.total > 0
