@@ -58,7 +58,13 @@ class Wakeup:
         self._event.set()
 
     async def sleep(self, seconds: float | None) -> None:
-        """Wait up to ``seconds`` (None: until rung)."""
+        """Wait up to ``seconds`` (None: until rung).
+
+        ``asyncio.timeout``, not ``wait_for``: on Python 3.11 a cancel that arrives as the
+        alarm rings is lost inside ``wait_for`` (it returns the ring instead), and a loop
+        sleeping here would then run on after its owner cancelled it, holding up a close.
+        """
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
         self._event.clear()

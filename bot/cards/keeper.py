@@ -107,7 +107,8 @@ class CardKeeper:
             record = await self._cards.get(job_id)
             if record is None or record.message_id is None:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(posted.wait(), seconds)
+                    async with asyncio.timeout(seconds):  # not wait_for: see Wakeup.sleep
+                        await posted.wait()
         finally:
             self._posted.pop(job_id, None)
         return await self._cards.get(job_id)
