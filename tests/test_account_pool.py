@@ -139,7 +139,12 @@ async def test_three_accounts_share_a_backlog_and_one_in_arrears_pauses_alone(
     # Every account took part; each video was made once, and no job failed.
     assert all(submitted(label) >= 1 for label in KEYS)
     assert len(simulator.submissions) == JOBS + LATER
-    assert [history[-1] for history in job_histories(bot)] == ["delivered"] * (JOBS + LATER)
+    # A video is posted just before its row says DELIVERED: wait for the rows, not the posts.
+    await until(
+        lambda: [h[-1] for h in job_histories(bot)] == ["delivered"] * (JOBS + LATER),
+        "every job to be recorded delivered",
+        within=30,
+    )
     # Jobs prepared for one account and taken by another had their inputs uploaded for it.
     assert "inputs uploaded again for account" in bot.log_text()
     # The alert was given once, for beta only.
