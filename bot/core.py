@@ -31,12 +31,15 @@ from bot.db.meta import MetaStore
 from bot.db.migrations import Schema, migrate
 from bot.db.postgres import PostgresDatabase
 from bot.db.sqlite import SqliteDatabase
+from bot.errors import QuietError
 from bot.guilds import sql as guilds_sql
+from bot.guilds.provider_keys import ProviderKeys, build_provider_keys
 from bot.guilds.services import GuildServices, build_guild_services, prices_from
 from bot.jobs import schema as jobs_schema
 from bot.jobs.edge import ResultChannel
 from bot.jobs.engine import Engine, EngineParts
 from bot.jobs.events import JobEvent, OperatorAlert, alert_topic, job_topic
+from bot.jobs.gate import ProviderGate
 from bot.jobs.limits import EngineLimits
 from bot.jobs.pool import SIMULATOR_KEY as SIMULATOR_KEY  # the doctor's too
 from bot.jobs.pool import AccountAccess, account_setups, provider_accounts
@@ -44,6 +47,7 @@ from bot.jobs.preparation import InputPreparer, PreparationLimits, PreparationTa
 from bot.jobs.repository import JobRepository
 from bot.jobs.service import AnimateService
 from bot.jobs.sql import SqlJobRepository
+from bot.jobs.targets import OwnAccountFactory, PreparationTargets
 from bot.media.cache import MediaCache
 from bot.media.hosting import MediaHost, open_media_host
 from bot.media.hosting.dashscope import DashScopeTemporaryHost
@@ -53,7 +57,6 @@ from bot.provider.accounts import (
     slot_name,
 )
 from bot.provider.client import DashScopeClient
-from bot.provider.errors import ProviderOperatorError
 from bot.settings import MediaHostKind, ProviderKind, Settings
 from bot.tasks import BackgroundTasks
 from bot.topic import Topic
@@ -139,12 +142,34 @@ class Core:
         self.jobs: JobRepository = SqlJobRepository(db)
         self.cards: CardRepository = cards_sql.SqlCardRepository(db)
         self.cache = MediaCache(settings.media_dir)
+        # Servers' own provider keys: the engine is told when one is set or cleared.
+        self.provider_keys: ProviderKeys = build_provider_keys(
+            settings,
+            db=db,
+            session=session,
+            base_url=client.base_url,
+            on_change=lambda: self.engine.keys_changed(),
+            pause_of=self._pause_code,
+        )
         self.guilds: GuildServices = build_guild_services(
             settings,
             jobs=self.jobs,
             guilds=guilds_sql.SqlGuildRepository(db),
             cache=self.cache,
             host=host,  # retention deletes the re-hosted copies with the inputs
+            accounts=self.provider_keys,  # a server on its own key sets its own limits
+        )
+        # A server's own key becomes an account of the engine's, built like the operator's.
+        own_accounts = OwnAccountFactory(
+            session=session,
+            base_url=client.base_url,
+            timeout_seconds=settings.emo_http_timeout_seconds,
+            observer=metrics,
+            host=host or preparer.default_target.host,
+            bound=settings.emo_media_host is MediaHostKind.DASHSCOPE,
+            preparer=preparer,
+            concurrency=settings.emo_provider_concurrency,
+            lookahead=settings.emo_lookahead,
         )
         self.engine = Engine(
             EngineParts(
@@ -162,17 +187,20 @@ class Core:
                 signals=self.signals,
                 instance=self.instance,
                 accounts=account_setups(accounts, preparer),
+                own_keys=self.provider_keys,
+                own_setup=own_accounts,
             )
         )
-        self._targets = [
-            PreparationTarget(access.bound_to, access.client, access.host, access.name)
-            for access in accounts
-        ]
-        self._turn = 0
-        if len(self._targets) > 1:
-            preparer.use_targets(
-                self._preparation_target, self._account_refused, tries=len(self._targets)
-            )
+        self.duties: Duties | None = None
+        PreparationTargets(
+            engine=self.engine,
+            shared=[
+                PreparationTarget(access.bound_to, access.client, access.host, access.name)
+                for access in accounts
+            ],
+            own=own_accounts,
+            duties=lambda: self.duties,
+        ).install(preparer)
         self.service = AnimateService(self.engine)
         self.events.subscribe(metrics.job_changed)
         self.ops = OpsServer(
@@ -192,29 +220,13 @@ class Core:
         self._loops = BackgroundTasks()
         self.leases = Leases(db, owner=self.instance, ttl=timedelta(seconds=limits.lease_seconds))
         self._beat = limits.heartbeat_seconds
-        self.duties: Duties | None = None
         self._cards_shown = False
         self._running = False
 
-    async def _preparation_target(self) -> PreparationTarget:
-        """The account a job is prepared with: the unpaused ones in turn (face detection
-        may use any account; its uploads are bound to it when the host is DashScope's)."""
-        available = {work.name for work in await self.engine.pool.available()}
-        targets = [
-            target
-            for target, work in zip(self._targets, self.engine.accounts, strict=True)
-            if work.name in available
-        ]
-        self._turn += 1
-        return targets[self._turn % len(targets)]
-
-    async def _account_refused(
-        self, target: PreparationTarget, error: ProviderOperatorError
-    ) -> None:
-        """An account refused a preparation's call: it pauses (alerting once)."""
-        for work in self.engine.accounts:
-            if work.name == target.name:
-                await work.prober.pause(error)
+    async def _pause_code(self, account: str) -> str | None:
+        """The provider's code that paused ``account`` (a server's own), or None."""
+        pause = await ProviderGate(self.meta, account).current()
+        return pause.code if pause is not None else None
 
     def attach(self, edge: Edge) -> None:
         """Connect an edge: before ``start()``, so it hears of the jobs resumed then."""
@@ -241,7 +253,11 @@ class Core:
         if self._cards_shown:
             duties.append(Duty("card-sweep", self.card_keeper.sweep_forever))
         self.duties = Duties(self.leases, duties, beat_seconds=self._beat)
+        # Servers' own accounts are duties too (the database away: the roster's loop syncs).
+        with contextlib.suppress(QuietError):
+            await self.engine.own.sync(self.duties)
         await self.duties.beat()  # the free duties start now, not a beat later
+        self._loops.spawn(self.engine.own.run_forever(self.duties), name="own accounts")
         self._loops.spawn(self.duties.run_forever(), name="duties")
 
     async def close(self) -> None:

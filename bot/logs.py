@@ -76,13 +76,29 @@ class Redactor:
     """Replaces known secret values and secret-shaped text with a marker."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = frozenset(s for s in secrets if len(s) >= MIN_SECRET_LENGTH)
+        self._known = self._compile(self._secrets)
+        self._learning = threading.Lock()
+
+    @staticmethod
+    def _compile(secrets: frozenset[str]) -> re.Pattern[str] | None:
         # Longest first, so a secret containing another is replaced whole.
-        ordered = sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
-        self._known = re.compile("|".join(map(secret_pattern, ordered))) if ordered else None
+        ordered = sorted(secrets, key=len, reverse=True)
+        return re.compile("|".join(map(secret_pattern, ordered))) if ordered else None
+
+    def learn(self, secret: str) -> None:
+        """Redact ``secret`` too from now on (a key learned at run time). The pattern is
+        replaced whole, so a line being redacted meanwhile uses the old one or the new one."""
+        if len(secret) < MIN_SECRET_LENGTH or secret in self._secrets:
+            return
+        with self._learning:
+            self._secrets = self._secrets | {secret}
+            self._known = self._compile(self._secrets)
 
     def __call__(self, text: str) -> str:
-        if self._known is not None:
-            text = self._known.sub(REDACTED, text)
+        known = self._known
+        if known is not None:
+            text = known.sub(REDACTED, text)
         text = _SIGNED_PARAMS.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
         text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
         text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
@@ -248,9 +264,27 @@ def _install_hooks() -> None:
 PLAIN_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
-def configure_logging(level: str, *, json_lines: bool = False, secrets: Iterable[str] = ()) -> None:
+def learn_secret(secret: str) -> None:
+    """Redact ``secret`` from every line written from now on (a key a server gave at run
+    time): taught to the redactor ``configure_logging`` installed, found where it is used."""
+    found: dict[int, Redactor] = {}
+    for handler in logging.getLogger().handlers:
+        formatter = handler.formatter
+        if isinstance(formatter, RedactingFormatter):
+            found[id(formatter.redact)] = formatter.redact
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, RedactingStream):
+            found[id(stream.redact)] = stream.redact
+    for redactor in found.values():
+        redactor.learn(secret)
+
+
+def configure_logging(
+    level: str, *, json_lines: bool = False, secrets: Iterable[str] = ()
+) -> Redactor:
     """Send every log line to stderr, redacted; route uncaught exceptions and warnings to the
-    log, and redact whatever else is printed. May be called again (with more secrets)."""
+    log, and redact whatever else is printed. May be called again (with more secrets).
+    Returns the redactor (``learn`` teaches it a secret known later; or ``learn_secret``)."""
     redact = Redactor(secrets)
     sys.stdout = cast(TextIO, _redacting(sys.stdout, redact))
     stderr = _redacting(sys.stderr, redact)
@@ -270,3 +304,4 @@ def configure_logging(level: str, *, json_lines: bool = False, secrets: Iterable
     # psycopg's pool warns at every failed reconnection attempt; the database layer says
     # once that the database is down and once that it is back (bot/db/postgres.py).
     logging.getLogger("psycopg.pool").setLevel(max(logging.ERROR, root.level))
+    return redact

@@ -45,6 +45,7 @@ class MessageKey(enum.StrEnum):
     CONTENT_REFUSED = "content_refused"
     PROVIDER_BUSY = "provider_busy"
     PROVIDER_UNAVAILABLE = "provider_unavailable"
+    OWN_KEY_UNAVAILABLE = "own_key_unavailable"
     RENDER_FAILED = "render_failed"
     RESULT_EXPIRED = "result_expired"
     # The result's download (bot/jobs/delivery.py): where it came from, its size, the disk.
@@ -70,6 +71,7 @@ class MessageKey(enum.StrEnum):
     # operator alerts
     ALERT_PROVIDER_REFUSED = "alert_provider_refused"
     ALERT_ACCOUNT_REFUSED = "alert_account_refused"
+    ALERT_OWN_KEY_REFUSED = "alert_own_key_refused"
     ALERT_RENDER_SLOW = "alert_render_slow"
     UNEXPECTED = "unexpected"
     DATABASE_AWAY = "database_away"
@@ -208,6 +210,25 @@ class MessageKey(enum.StrEnum):
     FORGET_DONE = "forget_done"
     FORGET_PENDING = "forget_pending"
     FORGET_NOTHING = "forget_nothing"
+    # A server's own DashScope key (bot/guilds/provider_keys.py, /emo-admin provider-key).
+    PROVIDER_KEY_NO_SECRET = "provider_key_no_secret"
+    PROVIDER_KEY_EMPTY = "provider_key_empty"
+    PROVIDER_KEY_MALFORMED = "provider_key_malformed"
+    PROVIDER_KEY_LENGTH = "provider_key_length"
+    PROVIDER_KEY_OPERATORS = "provider_key_operators"
+    PROVIDER_KEY_OTHER_SERVER = "provider_key_other_server"
+    PROVIDER_KEY_REFUSED = "provider_key_refused"
+    PROVIDER_KEY_UNCHECKED = "provider_key_unchecked"
+    PROVIDER_KEY_SAVED = "provider_key_saved"
+    PROVIDER_KEY_CLEARED = "provider_key_cleared"
+    PROVIDER_KEY_NOTHING_TO_CLEAR = "provider_key_nothing_to_clear"
+    PROVIDER_KEY_STATUS_NONE = "provider_key_status_none"
+    PROVIDER_KEY_STATUS_SET = "provider_key_status_set"
+    PROVIDER_KEY_STATUS_UNREADABLE = "provider_key_status_unreadable"
+    PROVIDER_KEY_STATUS_PAUSED = "provider_key_status_paused"
+    PROVIDER_KEY_MODAL_TITLE = "provider_key_modal_title"
+    PROVIDER_KEY_LABEL = "provider_key_label"
+    PROVIDER_KEY_HINT = "provider_key_hint"
 
 
 class Mention(BaseModel):
@@ -397,6 +418,10 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "The bot's video service account needs attention from the bot's operator "
             "(job #{job}). Nothing was charged. Tell a server admin and try again later."
         ),
+        MessageKey.OWN_KEY_UNAVAILABLE: (
+            "This server's own DashScope key was refused (job #{job}). Nothing was charged. "
+            "The server's admins were told; try again once they have fixed it."
+        ),
         MessageKey.RENDER_FAILED: (
             "{mention} the video service could not make job #{job} ({reason}). Try again, or "
             "use another photo or recording."
@@ -475,6 +500,12 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "DashScope refused the bot's account **{account}** ({code}: {message}). That "
             "account is paused; its queued jobs go to the other accounts. Fix it (key, "
             "balance, entitlement); the bot probes it and resumes it."
+        ),
+        MessageKey.ALERT_OWN_KEY_REFUSED: (
+            "DashScope refused this server's own API key ({code}: {message}). This server's "
+            "jobs are paused and keep their place; other servers are not affected. Fix the "
+            "account (key, balance, entitlement) or set another key with `/emo-admin "
+            "provider-key set`; the bot probes the key and resumes by itself."
         ),
         MessageKey.ALERT_RENDER_SLOW: (
             "Job {job} (task {task}) has been rendering for over {hours} h; the provider "
@@ -779,6 +810,74 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "longer want them."
         ),
         MessageKey.FORGET_NOTHING: "I keep no files of yours: there was nothing to delete.",
+        # A server's own DashScope key.
+        MessageKey.PROVIDER_KEY_NO_SECRET: (
+            "This bot cannot keep a server's own DashScope key: its operator has not set "
+            "EMO_SECRET_KEY, the secret that encrypts stored keys. Nothing was saved, and this "
+            "server's videos keep running on the bot's accounts."
+        ),
+        MessageKey.PROVIDER_KEY_EMPTY: (
+            "No key was given. Paste your DashScope API key in the form and send it again."
+        ),
+        MessageKey.PROVIDER_KEY_MALFORMED: (
+            "That is not a DashScope API key: a key is one word of letters, digits and "
+            "punctuation, with no spaces, line breaks or other characters. Nothing was saved."
+        ),
+        MessageKey.PROVIDER_KEY_LENGTH: (
+            "That is not a DashScope API key: a key is {minimum} to {maximum} characters long, and "
+            "this one has {length}. Nothing was saved."
+        ),
+        MessageKey.PROVIDER_KEY_OPERATORS: (
+            "That key is already the bot's own: videos made with it are billed to the bot's "
+            "operator. Give a key of your own Alibaba Cloud account. Nothing was saved."
+        ),
+        MessageKey.PROVIDER_KEY_OTHER_SERVER: (
+            "That key is already another server's own key with this bot, and a key can belong to "
+            "one server only. Nothing was saved."
+        ),
+        MessageKey.PROVIDER_KEY_REFUSED: (
+            "DashScope refused this key: {code} — {reason} Check the key in the DashScope console "
+            "and try again. Nothing was saved."
+        ),
+        MessageKey.PROVIDER_KEY_UNCHECKED: (
+            "I could not check the key with DashScope just now (it did not answer in time). "
+            "Nothing was saved: try again in a few minutes."
+        ),
+        MessageKey.PROVIDER_KEY_SAVED: (
+            "Saved: this server's videos now run on its own DashScope account {account}, billed to "
+            "it. The key is stored encrypted and never shown again; `/emo-admin provider-key "
+            "clear` stops using it."
+        ),
+        MessageKey.PROVIDER_KEY_CLEARED: (
+            "This server's own key is no longer used: new videos run on the bot's accounts again. "
+            "Videos already on their way finish on your account."
+        ),
+        MessageKey.PROVIDER_KEY_NOTHING_TO_CLEAR: (
+            "This server has no key of its own: its videos already run on the bot's accounts."
+        ),
+        MessageKey.PROVIDER_KEY_STATUS_NONE: (
+            "This server has no DashScope key of its own: its videos run on the bot's accounts. An "
+            "admin can give one with `/emo-admin provider-key set`."
+        ),
+        MessageKey.PROVIDER_KEY_STATUS_SET: (
+            "This server's videos run on its own DashScope account {account}, billed to it. The "
+            "key was set by {member} on {when}."
+        ),
+        MessageKey.PROVIDER_KEY_STATUS_UNREADABLE: (
+            "But the bot cannot read the stored key (its operator's EMO_SECRET_KEY is missing or "
+            "has changed), so this server's videos run on the bot's accounts for now. Give the key "
+            "again with `/emo-admin provider-key set`."
+        ),
+        MessageKey.PROVIDER_KEY_STATUS_PAUSED: (
+            "Paused: DashScope refuses this account ({code}), so this server's videos wait. Fix "
+            "the account in the DashScope console, or give another key with `/emo-admin "
+            "provider-key set`."
+        ),
+        MessageKey.PROVIDER_KEY_MODAL_TITLE: "This server's DashScope key",
+        MessageKey.PROVIDER_KEY_LABEL: "DashScope API key",
+        MessageKey.PROVIDER_KEY_HINT: (
+            "Checked with DashScope, then stored encrypted. It is never shown again."
+        ),
     },
 }
 

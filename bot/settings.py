@@ -30,6 +30,7 @@ DISCORD_ATTACHMENT_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 DASHSCOPE_RESULT_HOSTS = ("*.aliyuncs.com",)  # where the provider keeps result videos
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+SECRET_KEY_MIN_LENGTH = 32  # EMO_SECRET_KEY, which encrypts servers' own provider keys
 BIND_OFF = ("", "off")  # EMO_OPS_BIND values that mean no server
 _BIND = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]\s]+)):(?P<port>\d{1,5})$")
 
@@ -102,6 +103,8 @@ class Settings(BaseSettings):
     dashscope_api_key: SecretStr | None = None
     # Instead: a TOML file of accounts (label, key, concurrency, lookahead, enabled).
     dashscope_accounts_file: Path | None = None
+    # Encrypts the DashScope keys servers bring (/emo-admin provider-key); None: refused.
+    emo_secret_key: SecretStr | None = None
     dashscope_base_url: AnyHttpUrl = AnyHttpUrl(DASHSCOPE_BEIJING)
     discord_api_base_url: AnyHttpUrl = AnyHttpUrl(DISCORD_API)
     discord_gateway_url: AnyUrl = AnyUrl(DISCORD_GATEWAY)
@@ -205,6 +208,16 @@ class Settings(BaseSettings):
             name = host.removeprefix("*.")
             if not _HOST_NAME.fullmatch(name) or (host.startswith("*.") and "." not in name):
                 raise ValueError(f"{host!r} is not a host name or a *.domain.tld pattern")
+        return value
+
+    @field_validator("emo_secret_key")
+    @classmethod
+    def _long_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < SECRET_KEY_MIN_LENGTH:
+            raise ValueError(
+                f"must be at least {SECRET_KEY_MIN_LENGTH} characters; generate one with"
+                ' python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
         return value
 
     @field_validator("emo_media_server_bind", "emo_ops_bind")

@@ -81,11 +81,26 @@ class Duties:
             await self._stop(name)
 
     async def _take(self) -> None:
-        for name, duty in self._duties.items():
-            if name in self._running or not await self._leases.take(name):
+        for name, duty in list(self._duties.items()):  # duties may come and go meanwhile
+            if (
+                name not in self._duties
+                or name in self._running
+                or not await self._leases.take(name)
+            ):
                 continue
             log.info("duty %s taken by %s", name, self._leases.owner)
             self._running[name] = self._tasks.spawn(duty.run(), name=f"duty-{name}")
+
+    def add(self, duty: Duty) -> None:
+        """A duty that came into being (a server's own account): taken at the next beat."""
+        self._duties[duty.name] = duty
+
+    async def remove(self, name: str) -> None:
+        """A duty that is no more: stopped here and its lease given back."""
+        self._duties.pop(name, None)
+        if name in self._running:
+            await self._stop(name)
+            await self._leases.give_back([name])
 
     async def _stop(self, name: str) -> None:
         task = self._running.pop(name, None)

@@ -3,7 +3,8 @@
 The operator's ceilings and the bot-wide monthly budget protect the operator's money, so they
 apply only to servers on the shared accounts; a server on its own account (bring your own
 key) sets its own limits and is neither counted in nor refused by the bot-wide budget.
-Bring your own key is not built yet: ``SharedAccountsOnly`` answers for every server today.
+``ProviderKeys`` (``provider_keys.py``) answers for a bot that lets servers bring a key;
+``SharedAccountsOnly`` where none can.
 """
 
 from __future__ import annotations

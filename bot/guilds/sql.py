@@ -1,4 +1,5 @@
-"""Server administration's SQL, in one place, and its tables' migrations."""
+"""Server administration's SQL and its tables' migrations (servers' own provider keys:
+``sql_keys.py``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from bot.clock import as_utc
 from bot.db.database import Database, Row
 from bot.db.migrations import Schema
+from bot.guilds import sql_keys
 from bot.guilds.repository import Erasure, StoredChange
 from bot.jobs.repository import MediaOwner
 
@@ -69,7 +71,10 @@ CREATE TABLE media_erasures (
 
 SCHEMA = Schema(
     component="guilds",
-    migrations={"sqlite": (_SQLITE_BASELINE,), "postgres": (_POSTGRES_BASELINE,)},
+    migrations={
+        "sqlite": (_SQLITE_BASELINE, sql_keys.SQLITE_KEYS),
+        "postgres": (_POSTGRES_BASELINE, sql_keys.POSTGRES_KEYS),
+    },
 )
 
 

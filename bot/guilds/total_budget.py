@@ -2,12 +2,13 @@
 
 ``EMO_TOTAL_MONTHLY_BUDGET_USD`` bounds the month's spend (the actual cost, else the
 estimate, as a server's own budget counts it) summed over every server not on an account of
-its own (``AccountPlans``); jobs outside a server (the command line) neither count nor are
-refused. The check runs where a server's own budget does: at once when a member asks, once
-not even the shortest video would fit (nothing downloaded yet), and in the transaction that
-queues a job, against its estimate (nothing submitted yet). A refusal names the day the
-budget starts afresh: the first day of next month, UTC. The operator hears of it once per
-month in each process: one warning when the budget is first hit.
+its own (``AccountPlans``), and over every job not pinned to one (those are billed there);
+jobs outside a server (the command line) neither count nor are refused. The check runs where
+a server's own budget does: at once when a member asks, once not even the shortest video
+would fit (nothing downloaded yet), and in the transaction that queues a job, against its
+estimate (nothing submitted yet). A refusal names the day the budget starts afresh: the
+first day of next month, UTC. The operator hears of it once per month in each process: one
+warning when the budget is first hit.
 """
 
 from __future__ import annotations
@@ -75,8 +76,9 @@ class BotWideBudget:
 
     async def guard(self, job: Job, estimate: float) -> Guard | None:
         """The check for ``job`` entering the queue at ``estimate``, run in the queueing
-        transaction under the admission lock; None when the budget does not apply."""
-        if not await self.applies(job.guild_id):
+        transaction under the admission lock; None when the budget does not apply (a job
+        pinned to its server's own account is billed there, whatever the server does now)."""
+        if job.own_account is not None or not await self.applies(job.guild_id):
             return None
         now = self._clock()
         excluded = await self._accounts.own_account_guilds()

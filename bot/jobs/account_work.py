@@ -53,6 +53,7 @@ class AccountSetup:
     concurrency: int
     lookahead: int
     rehost: Rehost | None = None  # several accounts on bound storage: upload again for it
+    guild_id: int | None = None  # a server's own account: only its jobs, its alerts to it
 
 
 IdleCheck = Callable[[str], Awaitable[dict[str, int]]]
@@ -96,6 +97,7 @@ class AccountWork:
         self.wakeup = Wakeup()
         self.name = setup.name
         self.label = setup.label
+        self.guild_id = setup.guild_id
         self.client = setup.client
         self.limits = limits
         self._jobs = shared.jobs
@@ -115,6 +117,7 @@ class AccountWork:
             interval=limits.probe_interval_seconds,
             rescan=limits.rescan_seconds,
             on_resume=shared.wake_dispatch,
+            guild_id=setup.guild_id,
         )
         self.poller = Poller(
             jobs=shared.jobs,
@@ -137,7 +140,11 @@ class AccountWork:
             custody=shared.custody,
             wakeup=self.wakeup,
             rehost=setup.rehost,
-            idle_peers=self._peers if shared.idle_peers is not None else None,
+            # A server's own account takes only its jobs; the operator's share the rest.
+            own=setup.guild_id is not None,
+            idle_peers=self._peers
+            if shared.idle_peers is not None and setup.guild_id is None
+            else None,
             wake_peers=shared.ring_dispatchers,
         )
         self._idle_peers = shared.idle_peers

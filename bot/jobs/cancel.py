@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from bot.clock import utcnow
 from bot.jobs.dispatcher import Dispatcher
@@ -53,6 +53,10 @@ class _LookAgainError(Exception):
     """The row moved, or the provider's answer was a hiccup: read the row again."""
 
 
+AccountLookup = Callable[[str], tuple[DashScopeClient, Dispatcher] | None]
+"""The client and dispatcher of the account named (the operator's, or a server's own)."""
+
+
 class Cancellation:
     def __init__(
         self,
@@ -63,14 +67,14 @@ class Cancellation:
         dispatcher: Dispatcher,
         wake_dispatch: Callable[[], None],
         poll_soon: Callable[[int], None],
-        accounts: Mapping[str, tuple[DashScopeClient, Dispatcher]] | None = None,
+        account_named: AccountLookup | None = None,
     ) -> None:
         self._jobs = jobs
         self._writer = writer
         self._client = client
         self._dispatcher = dispatcher
         # Several accounts: a task id answers only to the key of the account that submitted it.
-        self._accounts = dict(accounts or {})
+        self._account_named = account_named
         # The dispatcher and the poller may run in another process: these reach them there.
         self._wake_dispatch = wake_dispatch
         self._poll_soon = poll_soon
@@ -120,8 +124,9 @@ class Cancellation:
     async def _cancel_once(self, job: Job) -> CancelOutcome | None:
         """One try at cancelling ``job`` as its row stands; None: look at the row again."""
         client, dispatcher = self._client, self._dispatcher
-        if job.account is not None and job.account in self._accounts:
-            client, dispatcher = self._accounts[job.account]
+        found = self._account_named(job.account) if self._account_named and job.account else None
+        if found is not None:
+            client, dispatcher = found
         if job.state in _WITH_US:
             await self._writer.end(job, JobState.CANCELED, None)
             self._wake_dispatch()

@@ -78,6 +78,7 @@ class Dispatcher:
         custody: JobCustody,
         wakeup: Wakeup,
         rehost: Rehost | None = None,
+        own: bool = False,
         idle_peers: IdlePeers | None = None,
         wake_peers: Callable[[], None] | None = None,
     ) -> None:
@@ -90,6 +91,7 @@ class Dispatcher:
         self._custody = custody
         self._wakeup = wakeup
         self._rehost = rehost
+        self._own = own
         self._idle_peers = idle_peers
         self._wake_peers = wake_peers
         self._window = timedelta(seconds=limits.lookahead_window_seconds)
@@ -132,7 +134,10 @@ class Dispatcher:
             pick = _Pick()
             try:
                 job = await self._writer.claim(
-                    limits.account, limits.max_in_flight, functools.partial(self._choose, pick=pick)
+                    limits.account,
+                    limits.max_in_flight,
+                    functools.partial(self._choose, pick=pick),
+                    own=self._own,
                 )
             except StaleJobStateError:
                 continue  # the chosen job moved meanwhile (a cancel): choose again

@@ -11,7 +11,8 @@ lease changes hands.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
@@ -25,11 +26,14 @@ from bot.jobs.cancel import Cancellation
 from bot.jobs.confirmation import Confirmation
 from bot.jobs.custody import JobCustody
 from bot.jobs.delivery import Delivery, DeliveryLimits
+from bot.jobs.dispatcher import Dispatcher
 from bot.jobs.edge import ResultChannel
 from bot.jobs.events import JobEvent, OperatorAlert
 from bot.jobs.forecast import Forecaster
 from bot.jobs.intake import Intake
 from bot.jobs.limits import EngineLimits
+from bot.jobs.own_accounts import NoOwnKeys, OwnKey, OwnKeys
+from bot.jobs.own_work import OwnAccountRoster
 from bot.jobs.preparation import InputPreparer
 from bot.jobs.recovery import Recovery
 from bot.jobs.repository import JobRepository
@@ -46,6 +50,7 @@ log = logging.getLogger(__name__)
 
 DISPATCH = "dispatch"  # signal: a job was queued, or a slot freed: look at the queue
 POLL = "poll"  # signal (argument: a job id): query that job's task now
+KEYS = "keys"  # signal: a server's own provider key was set or cleared: sync the roster
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,9 @@ class EngineParts:
     instance: str  # this process's name among those sharing the database
     # The provider accounts; empty: one, ``client`` with ``limits``' account and slots.
     accounts: tuple[AccountSetup, ...] = ()
+    # Servers' own keys, and how one becomes an account (its client, its uploads).
+    own_keys: OwnKeys = field(default_factory=NoOwnKeys)
+    own_setup: Callable[[OwnKey], AccountSetup] | None = None
 
 
 class Engine:
@@ -142,6 +150,22 @@ class Engine:
         self.prober, self.poller, self.dispatcher = first.prober, first.poller, first.dispatcher
         self.identity, self.settlement = first.identity, first.settlement
         self.pool = AccountPool(self.accounts)
+        own_setup = parts.own_setup
+
+        def build_own(key: OwnKey) -> AccountWork:
+            if own_setup is None:
+                raise RuntimeError("own provider keys are stored, but no way to use them")
+            return AccountWork(own_setup(key), limits, shared, None)
+
+        self.own = OwnAccountRoster(
+            keys=parts.own_keys,
+            build=build_own,
+            jobs=parts.jobs,
+            events=parts.events,
+            grace=timedelta(seconds=2 * limits.lease_seconds),
+            beat_seconds=limits.heartbeat_seconds,
+        )
+        self.signals.on(KEYS, lambda _: self.own.wake())
         self.signals.on(POLL, self._poll_signalled)
         self.forecaster = Forecaster(parts.jobs, self.timeline, limits)
         self.confirmation = Confirmation(
@@ -157,6 +181,8 @@ class Engine:
             preparer=parts.preparer,
             admission=parts.admission,
             prober=self.pool if len(self.accounts) > 1 else self.prober,
+            own_keys=parts.own_keys,
+            own_trouble=self.own.trouble,
             forecaster=self.forecaster,
             cache=parts.cache,
             custody=self.custody,
@@ -170,7 +196,7 @@ class Engine:
             dispatcher=self.dispatcher,
             wake_dispatch=self.wake_dispatch,
             poll_soon=lambda job_id: self.signals.send(POLL, str(job_id)),
-            accounts={work.name: (work.client, work.dispatcher) for work in self.accounts},
+            account_named=self._client_of,
         )
         self.recovery = Recovery(
             custody=self.custody,
@@ -204,14 +230,32 @@ class Engine:
             if account.name != name and not await account.prober.paused()
         }
 
+    def keys_changed(self) -> None:
+        """A server's own key was set or cleared: every process syncs its roster."""
+        self.signals.send(KEYS)
+
+    def every_account(self) -> list[AccountWork]:
+        """The operator's accounts, then the servers' own this process knows now."""
+        return [*self.accounts, *self.own.accounts]
+
+    def _account_named(self, name: str) -> AccountWork | None:
+        for account in self.every_account():
+            if account.name == name:
+                return account
+        return None
+
+    def _client_of(self, name: str) -> tuple[DashScopeClient, Dispatcher] | None:
+        account = self._account_named(name)
+        return (account.client, account.dispatcher) if account is not None else None
+
     def ring_dispatchers(self) -> None:
         """Wake this process's dispatchers, every account's."""
-        for account in self.accounts:
+        for account in self.every_account():
             account.wakeup.ring()
 
     def _poll_signalled(self, argument: str) -> None:
         if argument.isdigit():
-            for account in self.accounts:  # only the job's own account's poller asks
+            for account in self.every_account():  # only the job's own account's poller asks
                 account.poller.track(int(argument), delay=0)
 
     def duties(self) -> list[Duty]:
@@ -240,5 +284,6 @@ class Engine:
         await self.delivery.close()
         for account in self.accounts:
             await account.close()
+        await self.own.close()
         await self.writer.drain()
         self._started = False

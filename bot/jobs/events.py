@@ -39,6 +39,8 @@ class OperatorAlert:
 
     message: UserMessage
     guild_id: int | None = None
+    # False: the server's own concern (its own provider key), for its alert channel only.
+    operator: bool = True
 
 
 def job_topic() -> Topic[JobEvent]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +20,7 @@ from bot.jobs.confirmation import Confirmation
 from bot.jobs.custody import JobCustody
 from bot.jobs.forecast import Forecaster
 from bot.jobs.models import AnimateRequest, Framing, InputRef, Job, JobChanges
+from bot.jobs.own_accounts import NoOwnKeys, OwnKeys
 from bot.jobs.preparation import InputPreparer, PreparedInputs, refusal_for
 from bot.jobs.repository import (
     CapExceededError,
@@ -46,6 +47,10 @@ class ProviderState(Protocol):
     async def paused(self) -> bool: ...
 
     async def trouble(self, job: Job, error: ProviderError) -> UserMessage: ...
+
+
+Trouble = Callable[[Job, ProviderError], Awaitable[UserMessage]]
+"""What the member hears when preparing failed at the provider (and who is paused)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class Intake:
         custody: JobCustody,
         confirmation: Confirmation,
         wake_dispatch: Callable[[], None],
+        own_keys: OwnKeys | None = None,
+        own_trouble: Trouble | None = None,
     ) -> None:
         self._jobs = jobs
         self._writer = writer
@@ -88,6 +95,9 @@ class Intake:
         self._custody = custody
         self._confirmation = confirmation  # queued now, or waiting for a Confirm first
         self._wake_dispatch = wake_dispatch  # in whichever process dispatches
+        # Servers that bring their own key: their jobs are pinned to it at intake.
+        self._own_keys = own_keys or NoOwnKeys()
+        self._own_trouble = own_trouble
         self._tasks = BackgroundTasks()
         # At most EMO_MAX_PREPARATIONS at once; the others wait in RECEIVED.
         self._preparing = asyncio.Semaphore(preparer.max_preparations)
@@ -104,8 +114,10 @@ class Intake:
         """
         self._preparer.refuse_declared(request)
         caps = await self._admission.caps(request.guild_id, request.user_id)
+        guild = request.guild_id
+        own = await self._own_keys.pinned_account(guild) if guild is not None else None
         try:
-            job = await self._writer.create(request, caps)
+            job = await self._writer.create(request, caps, own)
         except RetryPendingError as pending:
             raise UserFacingError(MessageKey.RETRY_PENDING, job=pending.job_id) from None
         except CapExceededError as cap:
@@ -175,7 +187,10 @@ class Intake:
             await self._writer.end(job, JobState.REJECTED, provider_refusal.message, tell=tell)
             raise provider_refusal from None
         except ProviderError as error:
-            message = await self._prober.trouble(job, error)
+            if job.own_account is not None and self._own_trouble is not None:
+                message = await self._own_trouble(job, error)
+            else:
+                message = await self._prober.trouble(job, error)
             await self._writer.end(job, JobState.FAILED, message, tell=tell)
             raise UserFacingError(message.key, **message.params) from None
         except (asyncio.CancelledError, StaleJobStateError, DatabaseUnavailableError):

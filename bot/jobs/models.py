@@ -160,6 +160,9 @@ class Job(JobChanges):
     retry_of: int | None = None  # the first job whose cached inputs this one reuses
     requested_by: int | None = None  # who asked, when not the owner (an admin's retry)
     confirm_first: bool = False  # waits for a Confirm once its inputs are ready
+    # The server's own provider account the job runs on, billed to it (bring your own key);
+    # None: the operator's accounts.
+    own_account: str | None = None
     image_source_url: str
     audio_source_url: str
     created_at: datetime

@@ -120,6 +120,8 @@ class PreparationTarget:
 
 
 Refused = Callable[[PreparationTarget, ProviderOperatorError], Awaitable[None]]
+TargetFor = Callable[[Job], Awaitable[PreparationTarget]]
+"""The account to prepare ``job`` with: its server's own, or one of the operator's."""
 
 
 class InputPreparer:
@@ -133,7 +135,7 @@ class InputPreparer:
         host: MediaHost,
         cache: MediaCache,
         limits: PreparationLimits,
-        target: Callable[[], Awaitable[PreparationTarget]] | None = None,
+        target: TargetFor | None = None,
     ) -> None:
         self._session = session
         self._client = client
@@ -150,19 +152,25 @@ class InputPreparer:
     def max_preparations(self) -> int:
         return self._limits.max_preparations
 
+    @property
+    def default_target(self) -> PreparationTarget:
+        """The account preparations use unless told otherwise (``use_targets``)."""
+        return PreparationTarget(None, self._client, self._host)
+
     async def close(self) -> None:
         """Stop the media workers."""
         await self.media.close()
 
     def use_targets(
         self,
-        target: Callable[[], Awaitable[PreparationTarget]],
+        target: TargetFor,
         refused: Refused,
         tries: int,
     ) -> None:
-        """Several accounts: ask ``target`` which one to prepare each job with; an account
-        that refuses (arrears, a revoked key) is told to ``refused`` (which pauses it) and
-        the next one is tried, up to ``tries`` accounts."""
+        """Several accounts (or servers' own): ask ``target`` which one to prepare each job
+        with; an account that refuses (arrears, a revoked key) is told to ``refused`` (which
+        pauses it) and the next one is tried, up to ``tries`` accounts (a job pinned to its
+        server's own account: that one only)."""
         self._target = target
         self._refused = refused
         self._tries = tries
@@ -195,11 +203,11 @@ class InputPreparer:
         audio = await self.media.prepare_audio(
             audio_source, cache.converted(job.id, "audio"), trim=job.trim_audio
         )
-        target = PreparationTarget(None, self._client, self._host)
+        target = self.default_target
         tries = 1
         while True:
             if self._target is not None:
-                target = await self._target()
+                target = await self._target(job)
             try:
                 image_url, audio_url, detection = await self._check(job, image, audio, target)
                 break
@@ -207,7 +215,7 @@ class InputPreparer:
                 if self._refused is None or isinstance(error, MediaHostError):
                     raise
                 await self._refused(target, error)
-                if tries >= self._tries:
+                if tries >= self._tries or job.own_account is not None:
                     raise
                 tries += 1
         # The crop the card shows: the region EMO animates, at the output's aspect.

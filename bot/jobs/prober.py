@@ -11,7 +11,7 @@ from bot.errors import QuietError
 from bot.jobs.events import OperatorAlert
 from bot.jobs.gate import ProviderGate, ProviderPause
 from bot.jobs.models import Job
-from bot.messages import MessageKey, UserMessage
+from bot.messages import MessageKey, Param, UserMessage
 from bot.provider.accounts import LONE_ACCOUNT
 from bot.provider.client import DashScopeClient
 from bot.provider.errors import ProviderError, ProviderOperatorError
@@ -37,6 +37,7 @@ class Prober:
         interval: float,
         rescan: float,
         on_resume: Callable[[], None],
+        guild_id: int | None = None,
     ) -> None:
         self._gate = gate
         self._client = client
@@ -44,6 +45,7 @@ class Prober:
         self._backoff = Backoff(first=interval, cap=MAX_PROBE_INTERVAL, jitter=0.0)
         self._rescan = rescan
         self._on_resume = on_resume
+        self._guild_id = guild_id  # a server's own account: its admins are told, not ours
         self._wakeup = Wakeup()
 
     @property
@@ -54,17 +56,21 @@ class Prober:
         return await self._gate.current() is not None
 
     async def pause(self, error: ProviderError) -> None:
-        """Stop submissions for everyone; the operator is told once per pause."""
+        """Stop this account's submissions; told once per pause: the operator, or for a
+        server's own account, that server's admins (in its alert channel)."""
         if await self._gate.pause(error.code, error.message, reference=error.reference):
-            params = {"code": error.reference, "message": error.message}
-            alert = UserMessage(key=MessageKey.ALERT_PROVIDER_REFUSED, params=params)
-            if self._gate.account != LONE_ACCOUNT:
-                alert = UserMessage(
-                    key=MessageKey.ALERT_ACCOUNT_REFUSED,
-                    params={**params, "account": self._gate.label},
-                )
-            await self._alerts.publish(OperatorAlert(alert))
+            await self._alerts.publish(self._alert(error))
         self._wakeup.ring()
+
+    def _alert(self, error: ProviderError) -> OperatorAlert:
+        params: dict[str, Param] = {"code": error.reference, "message": error.message}
+        if self._guild_id is not None:
+            message = UserMessage(key=MessageKey.ALERT_OWN_KEY_REFUSED, params=params)
+            return OperatorAlert(message, guild_id=self._guild_id, operator=False)
+        if self._gate.account == LONE_ACCOUNT:
+            return OperatorAlert(UserMessage(key=MessageKey.ALERT_PROVIDER_REFUSED, params=params))
+        params["account"] = self._gate.label
+        return OperatorAlert(UserMessage(key=MessageKey.ALERT_ACCOUNT_REFUSED, params=params))
 
     async def resume(self, reason: str) -> bool:
         """Lift a pause (an admin said so, or a probe passed)."""

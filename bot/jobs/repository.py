@@ -94,7 +94,8 @@ class LedgerView(Protocol):
         excluding: int | None = None,
     ) -> Totals:
         """What every server but ``excluding_guilds`` used together in ``[since, until)``
-        (jobs outside a server not counted), leaving out the job ``excluding``."""
+        on the operator's accounts (jobs outside a server, or pinned to their server's own
+        account, not counted), leaving out the job ``excluding``."""
         ...
 
 
@@ -165,9 +166,16 @@ class JobRepository(LedgerView, Protocol):
 
     # -- rows and their states -------------------------------------------------------------
 
-    async def create(self, request: AnimateRequest, caps: Caps, lease: Lease | None = None) -> Job:
-        """Write a new job in RECEIVED (held by ``lease``), checking ``caps`` and pending
-        retries in the same transaction. Raises CapExceededError, RetryPendingError."""
+    async def create(
+        self,
+        request: AnimateRequest,
+        caps: Caps,
+        lease: Lease | None = None,
+        own_account: str | None = None,
+    ) -> Job:
+        """Write a new job in RECEIVED (held by ``lease``; pinned to ``own_account``, its
+        server's own provider account, if any), checking ``caps`` and pending retries in the
+        same transaction. Raises CapExceededError, RetryPendingError."""
         ...
 
     async def get(self, job_id: int) -> Job:
@@ -223,10 +231,17 @@ class JobRepository(LedgerView, Protocol):
         ...
 
     async def claim(
-        self, account: str, capacity: int, choose: Choose, changes: JobChanges
+        self,
+        account: str,
+        capacity: int,
+        choose: Choose,
+        changes: JobChanges,
+        *,
+        own: bool = False,
     ) -> Claimed | None:
         """In one transaction: take a free slot of ``account`` below ``capacity`` (rows
-        locked, others skipped), let ``choose`` pick a queued job, move it to SUBMITTING
+        locked, others skipped), let ``choose`` pick a queued job (``own``: of the jobs
+        pinned to ``account``, a server's own; else of those pinned to none), move it to SUBMITTING
         (one more attempt, ``changes``, the job's ``account``) and put it in the slot.
         None: no slot is free, or nothing was chosen. A slot is free when no task of its
         job can be at the provider: the job is neither SUBMITTING nor SUBMITTED and its
@@ -273,6 +288,10 @@ class JobRepository(LedgerView, Protocol):
 
     async def count_by_state(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
+        ...
+
+    async def unfinished_on(self, own_account: str) -> int:
+        """How many jobs pinned to ``own_account`` (a server's own) have not ended."""
         ...
 
     # -- money and the audit ----------------------------------------------------------------

@@ -218,6 +218,15 @@ ALTER TABLE jobs ADD COLUMN account TEXT;
 ALTER TABLE jobs ADD COLUMN inputs_account TEXT
 """
 
+# Servers that bring their own key: the server's own account a job is pinned to at intake
+# (None: the operator's accounts). Only that account's dispatcher takes it.
+_SQLITE_V8 = """
+ALTER TABLE jobs ADD COLUMN own_account TEXT
+"""
+_POSTGRES_V7 = """
+ALTER TABLE jobs ADD COLUMN own_account TEXT
+"""
+
 SCHEMA = Schema(
     component="jobs",
     migrations={
@@ -229,6 +238,7 @@ SCHEMA = Schema(
             _SQLITE_V5,
             _SQLITE_V6,
             _SQLITE_V7,
+            _SQLITE_V8,
         ),
         "postgres": (
             _POSTGRES_BASELINE,
@@ -237,6 +247,7 @@ SCHEMA = Schema(
             _POSTGRES_V4,
             _POSTGRES_V5,
             _POSTGRES_V6,
+            _POSTGRES_V7,
         ),
     },
 )

@@ -35,7 +35,7 @@ from bot.jobs.sql_custody import CustodyRecords
 from bot.jobs.sql_queue import jobs_in_states, next_not_before, queue_heads, queue_usage
 from bot.jobs.sql_records import JobRecords
 from bot.jobs.sql_slots import SlotRecords
-from bot.jobs.states import JobState, check_transition
+from bot.jobs.states import TERMINAL_STATES, JobState, check_transition
 
 ADMISSION_LOCK = "emo-bot admission"
 """Held by every transaction that counts jobs to admit one (caps, quotas, budgets)."""
@@ -46,7 +46,13 @@ class SqlJobRepository(SlotRecords, CustodyRecords, JobRecords):
 
     # -- rows and their states -------------------------------------------------------------
 
-    async def create(self, request: AnimateRequest, caps: Caps, lease: Lease | None = None) -> Job:
+    async def create(
+        self,
+        request: AnimateRequest,
+        caps: Caps,
+        lease: Lease | None = None,
+        own_account: str | None = None,
+    ) -> Job:
         now = self._clock()
         async with self._db.transaction() as tx:
             # Counted and written by one process at a time, whichever process asks.
@@ -56,8 +62,8 @@ class SqlJobRepository(SlotRecords, CustodyRecords, JobRecords):
                 "INSERT INTO jobs (state, guild_id, channel_id, user_id, locale, style, framing,"
                 " trim_audio, upload_limit_bytes, image_source_url, audio_source_url,"
                 " created_at, updated_at, deliver_dm, retry_of, requested_by, lease_owner,"
-                " lease_until, confirm_first)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " lease_until, confirm_first, own_account)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     JobState.RECEIVED.value,
                     request.guild_id,
@@ -78,6 +84,7 @@ class SqlJobRepository(SlotRecords, CustodyRecords, JobRecords):
                     lease.owner if lease else None,
                     lease.until if lease else None,
                     request.confirm_first,
+                    own_account,
                 ),
             )
             await insert_event(tx, job_id, None, JobState.RECEIVED, 0, now)
@@ -211,3 +218,11 @@ class SqlJobRepository(SlotRecords, CustodyRecords, JobRecords):
     async def count_by_state(self) -> dict[JobState, int]:
         rows = await self._db.fetch_all("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
         return {JobState(row["state"]): int(row["n"]) for row in rows}
+
+    async def unfinished_on(self, own_account: str) -> int:
+        row = await self._db.fetch_one(
+            "SELECT COUNT(*) AS n FROM jobs WHERE own_account = ?"
+            f" AND state NOT IN ({state_list(sorted(TERMINAL_STATES))})",
+            (own_account,),
+        )
+        return int(row["n"]) if row else 0

@@ -126,8 +126,11 @@ async def servers_totals(
     excluding_guilds: Collection[int] = (),
     excluding: int | None = None,
 ) -> Totals:
-    """The sums over every server's jobs but those of ``excluding_guilds``."""
-    sql = f"SELECT {SUMS} FROM jobs WHERE created_at >= ? AND created_at < ?"
+    """The sums over every server's jobs on the operator's accounts (a job pinned to its
+    server's own account is billed there) but those of ``excluding_guilds``."""
+    sql = (
+        f"SELECT {SUMS} FROM jobs WHERE created_at >= ? AND created_at < ? AND own_account IS NULL"
+    )
     params: list[object] = [since, until]
     if excluding_guilds:
         sql += f" AND guild_id NOT IN ({', '.join('?' for _ in excluding_guilds)})"

@@ -4,6 +4,7 @@ dispatcher decides from the rows as they stand inside the claim)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import as_utc
@@ -42,20 +43,43 @@ async def queue_usage(connection: Connection, since: datetime) -> Usage:
     return Usage(recent=recent, last_served=last)
 
 
-async def queue_heads(connection: Connection, now: datetime) -> list[Job]:
-    """The oldest eligible queued job of each server."""
+@dataclass(frozen=True)
+class Lane:
+    """Which queued jobs an account may take: those pinned to it (a server's own account),
+    or those pinned to none (the operator's accounts). ``EVERY_LANE``: the whole queue."""
+
+    own_account: str | None
+    every: bool = False
+
+    def clause(self) -> tuple[str, tuple[object, ...]]:
+        if self.every:
+            return "", ()
+        if self.own_account is None:
+            return " AND own_account IS NULL", ()
+        return " AND own_account = ?", (self.own_account,)
+
+
+EVERY_LANE = Lane(None, every=True)
+SHARED_LANE = Lane(None)
+
+
+async def queue_heads(connection: Connection, now: datetime, lane: Lane = EVERY_LANE) -> list[Job]:
+    """The oldest eligible queued job of each server, in ``lane``."""
+    where, params = lane.clause()
     rows = await connection.fetch_all(
         "SELECT * FROM jobs WHERE id IN (SELECT MIN(id) FROM jobs WHERE state = ?"
-        " AND (not_before IS NULL OR not_before <= ?) GROUP BY guild_id)",
-        (JobState.QUEUED.value, now),
+        f" AND (not_before IS NULL OR not_before <= ?){where} GROUP BY guild_id)",
+        (JobState.QUEUED.value, now, *params),
     )
     return [decode(row) for row in rows]
 
 
-async def next_not_before(connection: Connection) -> datetime | None:
-    """When the earliest backed-off queued job becomes eligible."""
+async def next_not_before(connection: Connection, lane: Lane = EVERY_LANE) -> datetime | None:
+    """When the earliest backed-off queued job in ``lane`` becomes eligible."""
+    where, params = lane.clause()
     row = await connection.fetch_one(
-        "SELECT MIN(not_before) AS soonest FROM jobs WHERE state = ? AND not_before IS NOT NULL",
-        (JobState.QUEUED.value,),
+        "SELECT MIN(not_before) AS soonest FROM jobs WHERE state = ?"
+        f" AND not_before IS NOT NULL{where}",
+        (JobState.QUEUED.value, *params),
     )
     return as_utc(row["soonest"]) if row else None

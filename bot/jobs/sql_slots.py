@@ -25,7 +25,14 @@ from bot.jobs.models import Job, JobChanges
 from bot.jobs.planning import Usage
 from bot.jobs.repository import Choose, Claimed, StaleJobStateError
 from bot.jobs.sql_common import SqlBase, changes_of, decode, insert_event, state_list
-from bot.jobs.sql_queue import jobs_in_states, next_not_before, queue_heads, queue_usage
+from bot.jobs.sql_queue import (
+    SHARED_LANE,
+    Lane,
+    jobs_in_states,
+    next_not_before,
+    queue_heads,
+    queue_usage,
+)
 from bot.jobs.states import JobState, check_transition
 
 _IN_FLIGHT = (JobState.SUBMITTING, JobState.SUBMITTED)
@@ -41,9 +48,10 @@ def claim_lock(account: str) -> str:
 class _TransactionView:
     """``ClaimView`` over the claim's transaction."""
 
-    def __init__(self, tx: Connection, account: str) -> None:
+    def __init__(self, tx: Connection, account: str, lane: Lane) -> None:
         self._tx = tx
         self._account = account
+        self._lane = lane
 
     async def loads(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -60,10 +68,10 @@ class _TransactionView:
         ]
 
     async def queue_heads(self, now: datetime) -> list[Job]:
-        return await queue_heads(self._tx, now)
+        return await queue_heads(self._tx, now, self._lane)
 
     async def next_not_before(self) -> datetime | None:
-        return await next_not_before(self._tx)
+        return await next_not_before(self._tx, self._lane)
 
     async def usage(self, since: datetime) -> Usage:
         return await queue_usage(self._tx, since)
@@ -130,7 +138,13 @@ class SlotRecords(SqlBase):
         return await self._holders(self._db, account, self._clock())
 
     async def claim(
-        self, account: str, capacity: int, choose: Choose, changes: JobChanges
+        self,
+        account: str,
+        capacity: int,
+        choose: Choose,
+        changes: JobChanges,
+        *,
+        own: bool = False,
     ) -> Claimed | None:
         check_transition(JobState.QUEUED, JobState.SUBMITTING)
         values = changes_of(changes)
@@ -147,7 +161,8 @@ class SlotRecords(SqlBase):
             )
             if free is None:
                 return None
-            chosen = await choose(_TransactionView(tx, account))
+            lane = Lane(account) if own else SHARED_LANE
+            chosen = await choose(_TransactionView(tx, account, lane))
             if chosen is None:
                 return None
             changed = await tx.execute(

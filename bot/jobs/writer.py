@@ -51,15 +51,20 @@ class JobWriter:
     def events(self) -> Topic[JobEvent]:
         return self._events
 
-    async def create(self, request: AnimateRequest, caps: Caps) -> Job:
-        """Write a new job's row (RECEIVED). Raises CapExceededError, RetryPendingError."""
-        job = await self._shielded(self._jobs.create(request, caps, self._custody.lease()))
+    async def create(
+        self, request: AnimateRequest, caps: Caps, own_account: str | None = None
+    ) -> Job:
+        """Write a new job's row (RECEIVED), pinned to ``own_account`` if the server brings
+        its own key. Raises CapExceededError, RetryPendingError."""
+        lease = self._custody.lease()
+        job = await self._shielded(self._jobs.create(request, caps, lease, own_account))
         log.info(
-            "job %d created guild=%s user=%d retry_of=%s",
+            "job %d created guild=%s user=%d retry_of=%s account=%s",
             job.id,
             job.guild_id,
             job.user_id,
             job.retry_of,
+            job.own_account or "shared",
         )
         await self._events.publish(JobEvent(before=None, after=job))
         return job
@@ -103,11 +108,13 @@ class JobWriter:
             ending = ending.merged(changes)
         return await self.move(job, target, ending, notice=message if tell else None)
 
-    async def claim(self, account: str, capacity: int, choose: Choose) -> Job | None:
+    async def claim(
+        self, account: str, capacity: int, choose: Choose, *, own: bool = False
+    ) -> Job | None:
         """Take a queued job chosen by ``choose`` together with a free slot of ``account``
         (see ``JobRepository.claim``): SUBMITTING now, and this process's to submit."""
         stamp = self._custody.stamp(JobState.SUBMITTING)
-        claimed = await self._shielded(self._jobs.claim(account, capacity, choose, stamp))
+        claimed = await self._shielded(self._jobs.claim(account, capacity, choose, stamp, own=own))
         if claimed is None:
             return None
         job = claimed.after

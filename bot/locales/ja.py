@@ -112,6 +112,10 @@ MESSAGES: dict[str, str] = {
         "動画サービスで現在問題が発生しています（ジョブ #{job}）。料金は発生していません。"
         "数分後にもう一度お試しください。"
     ),
+    "own_key_unavailable": (
+        "このサーバー独自の DashScope キーが拒否されました（ジョブ #{job}）。料金は発生して"
+        "いません。サーバー管理者に通知しました。修正後にもう一度お試しください。"
+    ),
     "provider_unavailable": (
         "ボットの動画サービスのアカウントに、ボット運営者の対応が必要です（ジョブ #{job}）。"
         "料金は発生していません。サーバー管理者に伝えて、しばらくしてからもう一度お試し"
@@ -190,6 +194,12 @@ MESSAGES: dict[str, str] = {
         "DashScope がボットのアカウント **{account}** を拒否しました（{code}: {message}）。"
         "このアカウントを一時停止し、待機中のジョブは他のアカウントで処理します。アカウント"
         "（キー、残高、利用権限）を確認してください。ボットが定期的に確認し、自動で再開します。"
+    ),
+    "alert_own_key_refused": (
+        "DashScope がこのサーバー独自の API キーを拒否しました（{code}: {message}）。この"
+        "サーバーのジョブは順番を保ったまま一時停止しています。他のサーバーには影響しません。"
+        "アカウント（キー、残高、利用権限）を確認するか、`/emo-admin provider-key set` で別の"
+        "キーを設定してください。ボットがキーを定期的に確認し、自動で再開します。"
     ),
     "alert_render_slow": (
         "ジョブ {job}（タスク {task}）は {hours} 時間以上レンダリング中です。プロバイダーは "
@@ -494,6 +504,73 @@ MESSAGES: dict[str, str] = {
         "不要な場合は先にキャンセルしてください。"
     ),
     "forget_nothing": "あなたのファイルは保存されていません。削除するものはありませんでした。",
+    # a server's own DashScope key
+    "provider_key_no_secret": (
+        "このボットはサーバー独自の DashScope キーを保存できません。運営者が、保存するキーを暗号化"
+        "するための EMO_SECRET_KEY を設定していないためです。何も保存されていません。このサーバーの"
+        "動画は引き続きボットのアカウントで作成されます。"
+    ),
+    "provider_key_empty": (
+        "キーが入力されていません。フォームに DashScope の API キーを貼り付けて、もう一度送信してく"
+        "ださい。"
+    ),
+    "provider_key_malformed": (
+        "DashScope の API キーではありません。キーは英字・数字・記号だけの 1 語で、空白や改行などは"
+        "含みません。何も保存されていません。"
+    ),
+    "provider_key_length": (
+        "DashScope の API キーではありません。キーの長さは {minimum}〜{maximum} 文字ですが、入力さ"
+        "れたものは {length} 文字です。何も保存されていません。"
+    ),
+    "provider_key_operators": (
+        "そのキーはすでにボット自身のキーです。このキーで作成した動画はボットの運営者に請求されます"
+        "。ご自身の Alibaba Cloud アカウントのキーを入力してください。何も保存されていません。"
+    ),
+    "provider_key_other_server": (
+        "そのキーは、このボットを使う別のサーバーの独自キーとしてすでに使われています。1 つのキーは"
+        " 1 つのサーバーでしか使えません。何も保存されていません。"
+    ),
+    "provider_key_refused": (
+        "DashScope がこのキーを拒否しました: {code} — {reason} DashScope のコンソールでキーを確認し"
+        "て、もう一度お試しください。何も保存されていません。"
+    ),
+    "provider_key_unchecked": (
+        "今は DashScope でキーを確認できませんでした（時間内に応答がありませんでした）。何も保存さ"
+        "れていません。数分後にもう一度お試しください。"
+    ),
+    "provider_key_saved": (
+        "保存しました。このサーバーの動画は今後、このサーバー独自の DashScope アカウント {account} "
+        "で作成され、そのアカウントに請求されます。キーは暗号化して保存され、二度と表示されません。"
+        "`/emo-admin provider-key clear` で使用をやめられます。"
+    ),
+    "provider_key_cleared": (
+        "このサーバー独自のキーの使用をやめました。新しい動画は再びボットのアカウントで作成されます"
+        "。作成中の動画は、あなたのアカウントで最後まで作成されます。"
+    ),
+    "provider_key_nothing_to_clear": (
+        "このサーバーには独自のキーがありません。動画はすでにボットのアカウントで作成されています。"
+    ),
+    "provider_key_status_none": (
+        "このサーバーには独自の DashScope キーがありません。動画はボットのアカウントで作成されます"
+        "。管理者は `/emo-admin provider-key set` でキーを設定できます。"
+    ),
+    "provider_key_status_set": (
+        "このサーバーの動画は、独自の DashScope アカウント {account} で作成され、そのアカウントに請"
+        "求されます。キーは {member} さんが {when} に設定しました。"
+    ),
+    "provider_key_status_unreadable": (
+        "ただし、保存されたキーをボットが読み取れません（運営者の EMO_SECRET_KEY が未設定か、変更さ"
+        "れています）。そのため、このサーバーの動画は当面ボットのアカウントで作成されます。"
+        "`/emo-admin provider-key set` でキーをもう一度設定してください。"
+    ),
+    "provider_key_status_paused": (
+        "一時停止中: DashScope がこのアカウントを拒否しているため（{code}）、このサーバーの動画は待"
+        "機しています。DashScope のコンソールでアカウントを直すか、`/emo-admin provider-key set` で"
+        "別のキーを設定してください。"
+    ),
+    "provider_key_modal_title": "このサーバーの DashScope キー",
+    "provider_key_label": "DashScope API キー",
+    "provider_key_hint": "DashScope で確認してから暗号化して保存します。二度と表示されません。",
 }
 
 COMMANDS: dict[str, str] = {
@@ -601,6 +678,19 @@ COMMANDS: dict[str, str] = {
     "First day, as YYYY-MM-DD (UTC)": "開始日（YYYY-MM-DD、UTC）",
     "Last day, as YYYY-MM-DD (UTC)": "終了日（YYYY-MM-DD、UTC）",
     "Which page (newest jobs first)": "ページ番号（新しいジョブから順に）",
+    # /emo-admin provider-key
+    "This server's own DashScope key (Manage Server)": (
+        "このサーバー独自の DashScope キー（サーバー管理）"
+    ),
+    "Give this server its own DashScope key (asked in a private form)": (
+        "このサーバー独自の DashScope キーを設定します（非公開のフォームで入力）"
+    ),
+    "Stop using this server's own DashScope key": (
+        "このサーバー独自の DashScope キーの使用をやめます"
+    ),
+    "Whether this server's videos run on its own DashScope key": (
+        "このサーバーの動画が独自の DashScope キーで作成されているかを表示します"
+    ),
     # /emo-operator
     "Bot owner": "ボットの所有者向け",
     "Resume submissions after fixing the provider account": (

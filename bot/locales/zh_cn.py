@@ -71,6 +71,10 @@ MESSAGES: dict[str, str] = {
     "image_refused": "视频服务拒绝了这张照片（{reason}）。请换一张光线充足的单人正面照片再试。",
     "content_refused": "视频服务的内容过滤器拒绝了这些文件。请换一张照片或一段录音再试。",
     "provider_busy": "视频服务目前出现问题（任务 #{job}）。未产生任何费用。请几分钟后再试。",
+    "own_key_unavailable": (
+        "本服务器自己的 DashScope 密钥被拒绝（任务 #{job}）。未产生任何费用。已通知服务器"
+        "管理员；请在他们修复后再试。"
+    ),
     "provider_unavailable": (
         "机器人的视频服务账户需要机器人运营者处理（任务 #{job}）。未产生任何费用。请告知"
         "服务器管理员，并稍后再试。"
@@ -131,6 +135,11 @@ MESSAGES: dict[str, str] = {
     "alert_account_refused": (
         "DashScope 拒绝了机器人的账户 **{account}**（{code}：{message}）。该账户已暂停，"
         "其排队任务交由其他账户处理。请检查账户（密钥、余额、开通权限）；机器人会定期检测并自动恢复。"
+    ),
+    "alert_own_key_refused": (
+        "DashScope 拒绝了本服务器自己的 API 密钥（{code}：{message}）。本服务器的任务已暂停并"
+        "保留排队位置，其他服务器不受影响。请检查账户（密钥、余额、开通权限），或用 "
+        "`/emo-admin provider-key set` 设置另一个密钥；机器人会定期检测该密钥并自动恢复。"
     ),
     "alert_render_slow": (
         "任务 {job}（提供方任务 {task}）已渲染超过 {hours} 小时；提供方会在 3 小时时停止它。"
@@ -374,6 +383,63 @@ MESSAGES: dict[str, str] = {
         "请先取消。"
     ),
     "forget_nothing": "我没有保存您的任何文件：没有需要删除的内容。",
+    # a server's own DashScope key
+    "provider_key_no_secret": (
+        "此机器人无法保存服务器自己的 DashScope 密钥：运营者尚未设置用于加密已存密钥的 "
+        "EMO_SECRET_KEY。未保存任何内容，本服务器的视频继续使用机器人的账户制作。"
+    ),
+    "provider_key_empty": "没有输入密钥。请在表单中粘贴您的 DashScope API 密钥后重新提交。",
+    "provider_key_malformed": (
+        "这不是 DashScope API 密钥：密钥是由字母、数字和标点组成的一个词，不含空格、换行或其他字符"
+        "。未保存任何内容。"
+    ),
+    "provider_key_length": (
+        "这不是 DashScope API 密钥：密钥长度为 {minimum} 到 {maximum} 个字符，而输入的有 {length} "
+        "个。未保存任何内容。"
+    ),
+    "provider_key_operators": (
+        "该密钥已经是机器人自己的密钥：用它制作的视频由机器人的运营者付费。请提供您自己的阿里云账户"
+        "的密钥。未保存任何内容。"
+    ),
+    "provider_key_other_server": (
+        "该密钥已被使用此机器人的另一个服务器作为自己的密钥，一个密钥只能属于一个服务器。未保存任何"
+        "内容。"
+    ),
+    "provider_key_refused": (
+        "DashScope 拒绝了此密钥：{code} — {reason} 请在 DashScope 控制台检查密钥后重试。未保存任何"
+        "内容。"
+    ),
+    "provider_key_unchecked": (
+        "现在无法通过 DashScope 检查该密钥（未及时响应）。未保存任何内容：请几分钟后重试。"
+    ),
+    "provider_key_saved": (
+        "已保存：本服务器的视频今后使用其自己的 DashScope 账户 {account} 制作，并由该账户付费。密钥"
+        "已加密保存，不会再次显示；使用 `/emo-admin provider-key clear` 可停止使用它。"
+    ),
+    "provider_key_cleared": (
+        "已停止使用本服务器自己的密钥：新视频重新使用机器人的账户制作。正在制作的视频仍在您的账户上"
+        "完成。"
+    ),
+    "provider_key_nothing_to_clear": "本服务器没有自己的密钥：其视频已经使用机器人的账户制作。",
+    "provider_key_status_none": (
+        "本服务器没有自己的 DashScope 密钥：其视频使用机器人的账户制作。管理员可以使用 `/emo-admin "
+        "provider-key set` 设置密钥。"
+    ),
+    "provider_key_status_set": (
+        "本服务器的视频使用其自己的 DashScope 账户 {account} 制作，并由该账户付费。密钥由 {member} "
+        "于 {when} 设置。"
+    ),
+    "provider_key_status_unreadable": (
+        "但机器人无法读取已保存的密钥（运营者的 EMO_SECRET_KEY 未设置或已更改），因此本服务器的视频"
+        "暂时使用机器人的账户制作。请使用 `/emo-admin provider-key set` 重新设置密钥。"
+    ),
+    "provider_key_status_paused": (
+        "已暂停：DashScope 拒绝了此账户（{code}），本服务器的视频正在等待。请在 DashScope 控制台修"
+        "复账户，或使用 `/emo-admin provider-key set` 设置另一个密钥。"
+    ),
+    "provider_key_modal_title": "本服务器的 DashScope 密钥",
+    "provider_key_label": "DashScope API 密钥",
+    "provider_key_hint": "先通过 DashScope 检查，再加密保存。不会再次显示。",
 }
 
 COMMANDS: dict[str, str] = {
@@ -471,6 +537,17 @@ COMMANDS: dict[str, str] = {
     "First day, as YYYY-MM-DD (UTC)": "起始日期，格式 YYYY-MM-DD（UTC）",
     "Last day, as YYYY-MM-DD (UTC)": "结束日期，格式 YYYY-MM-DD（UTC）",
     "Which page (newest jobs first)": "页码（最新的任务在前）",
+    # /emo-admin provider-key
+    "This server's own DashScope key (Manage Server)": (
+        "本服务器自己的 DashScope 密钥（管理服务器）"
+    ),
+    "Give this server its own DashScope key (asked in a private form)": (
+        "为本服务器设置自己的 DashScope 密钥（在私密表单中输入）"
+    ),
+    "Stop using this server's own DashScope key": "停止使用本服务器自己的 DashScope 密钥",
+    "Whether this server's videos run on its own DashScope key": (
+        "显示本服务器的视频是否使用其自己的 DashScope 密钥制作"
+    ),
     # /emo-operator
     "Bot owner": "机器人所有者专用",
     "Resume submissions after fixing the provider account": "修复视频服务账户后恢复提交",

@@ -60,10 +60,12 @@ class DiscordNotices:
         await self._cards.notice(job.id, sent.id)
 
     async def alert(self, alert: OperatorAlert) -> None:
-        """To the bot-wide alert channel, and to the server's own when it set one."""
+        """To the bot-wide alert channel (unless it is the server's own concern: its own
+        provider key), and to the server's own when it set one."""
         settings = self._bot.core.guilds.settings
         server = await settings.get(alert.guild_id) if alert.guild_id else None
-        wanted = (self._bot.settings.emo_alert_channel_id, server and server.alert_channel_id)
+        operator = self._bot.settings.emo_alert_channel_id if alert.operator else None
+        wanted = (operator, server and server.alert_channel_id)
         text = f"⚠️ {say(alert.message, 'en')}"
         for channel_id in {channel for channel in wanted if channel}:
             try:

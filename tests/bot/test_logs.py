@@ -259,3 +259,54 @@ def test_the_bot_failing_at_start_never_shows_its_secrets(
         _assert_no_form_of(secret, output)
     assert "cr%22et" not in output
     assert "cr\\\\et" not in output
+
+
+def test_a_redactor_learns_a_secret_known_later() -> None:
+    redact = Redactor(["configured-secret-1"])
+    later = "sk-learned-at-run-time-42"
+    assert redact(f"key {later}") == f"key {later}"
+    redact.learn(later)
+    redact.learn(later)  # twice: no change
+    redact.learn("short")  # too short to redact without blanking words
+    assert redact(f"key {later} and configured-secret-1") == f"key {REDACTED} and {REDACTED}"
+    assert redact(f"key {quote(later)} short") == f"key {REDACTED} short"
+
+
+_LEARNED = f"""
+import logging, sys
+from bot.logs import configure_logging, learn_secret
+
+secret = {HOSTILE!r}
+configure_logging("info", json_lines=sys.argv[1] == "json", secrets=["unrelated-0"])
+log = logging.getLogger("x")
+log.info("before: %s", secret[:4])
+learn_secret(secret)
+log.info("logged: %s", secret)
+print("printed:", secret)
+print("to stderr:", secret, file=sys.stderr)
+configure_logging("info", json_lines=sys.argv[1] == "json", secrets=["unrelated-0"])
+learn_secret(secret)  # configured again: the new redactor is the one taught
+log.info("again: %s", secret)
+"""
+
+
+@pytest.mark.parametrize("mode", ["plain", "json"])
+def test_a_secret_learned_at_run_time_is_redacted_everywhere_from_then_on(
+    mode: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _LEARNED, mode],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert HOSTILE not in output
+    assert json.dumps(HOSTILE)[1:-1] not in output
+    assert done.stdout == f"printed: {REDACTED}\n"
+    for seen in ("before: ", "logged: [redacted]", "to stderr: [redacted]", "again: [redacted]"):
+        assert seen in output, output

@@ -194,3 +194,37 @@ def test_a_bad_listen_address_is_one_line(
     assert str(caught.value) == (
         f"Configuration error: {variable} is invalid: {expected} (see .env.example)"
     )
+
+
+def test_emo_secret_key_is_optional_and_long_enough_when_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "k")
+    assert load_settings().emo_secret_key is None
+    short = "too-short-secret-0123456789"  # 27 characters
+    monkeypatch.setenv("EMO_SECRET_KEY", short)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    text = str(caught.value)
+    assert "EMO_SECRET_KEY is invalid: must be at least 32 characters" in text
+    assert "secrets.token_urlsafe(32)" in text  # how to make one
+    assert short not in text
+    assert "\n" not in text
+    good = "a-long-enough-operator-secret-0123456789"
+    monkeypatch.setenv("EMO_SECRET_KEY", good)
+    secret = load_settings().emo_secret_key
+    assert secret is not None
+    assert secret.get_secret_value() == good
+
+
+def test_emo_secret_key_is_among_the_secrets_the_logs_redact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.__main__ import secrets_of
+
+    good = "a-long-enough-operator-secret-0123456789"
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "k")
+    monkeypatch.setenv("EMO_SECRET_KEY", good)
+    assert good in secrets_of(load_settings())

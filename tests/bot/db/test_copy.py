@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from bot.cards.sql import SqlCardRepository
 from bot.clock import as_utc
@@ -27,12 +28,16 @@ from bot.db.migrations import migrate
 from bot.db.postgres import PostgresDatabase
 from bot.db.sqlite import SqliteDatabase
 from bot.guilds.access import Viewer
+from bot.guilds.repository import NewKey
 from bot.guilds.settings import SettingName
 from bot.guilds.sql import SqlGuildRepository
+from bot.guilds.sql_keys import SqlProviderKeyRepository
+from bot.guilds.vault import KeyVault
 from bot.jobs.models import AnimateRequest, InputRef
 from bot.jobs.repository import Caps, Lease, MediaOwner
 from bot.jobs.sql import SqlJobRepository
 from bot.jobs.states import JobState
+from bot.provider.accounts import fingerprint
 from bot.simulator import Simulator
 from tests.support.engine import EngineHarness, fast_simulator, running_engine
 from tests.support.postgres import PostgresServer, free_port
@@ -120,6 +125,12 @@ async def _stopped_sqlite_install(simulator: Simulator, tmp_path: Path) -> Insta
         guilds = SqlGuildRepository(db)
         await guilds.add_erasure(MediaOwner(guild_id=8), delivered, datetime.now(UTC))
         await guilds.drop_erasure(max(e.id for e in await guilds.erasures()))
+        # A server's own key, replaced once: one retired row, one active, both sealed.
+        vault = KeyVault(SecretStr("copy-test-operator-secret-0123456789"))
+        keys = SqlProviderKeyRepository(db)
+        for own in ("sk-own-copy-first-01234", "sk-own-copy-second-0123"):
+            sealed = vault.seal(own, 9)
+            await keys.replace(NewKey(9, fingerprint(own), sealed, 90, datetime.now(UTC)))
         in_flight = {
             running.id: JobState.SUBMITTED,
             pending.id: JobState.SUBMITTED,

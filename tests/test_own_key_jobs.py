@@ -1,0 +1,230 @@
+"""A server that brings its own DashScope key (issue 14, item 4), through `python -m bot`, the
+fake Discord and the simulator with two accounts: the operator's and the server's. Nothing
+is patched.
+
+- The server's jobs are checked, submitted and billed on its own account only; another
+  server's on the operator's. The bot-wide monthly budget counts only the operator's bill,
+  so the server on its own key is not refused by it, and its videos leave the budget whole.
+- The key is found in clear nowhere: the database files, the bot's log, any Discord message,
+  the metrics page.
+- The server's key in arrears pauses that server alone: its admins hear of it in their alert
+  channel (not the operator's), another server's jobs carry on, and once the account is paid
+  the server's account resumes by itself.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.provider.accounts import fingerprint
+from bot.simulator import Simulator, SimulatorKnobs
+from tests.conftest import BotFactory
+from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
+from tests.support.backends import BOTH_BACKENDS
+from tests.support.e2e import attachments, is_video, job_histories, started, until
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+OPERATOR_KEY = "sk-operator-0001-abcdef"
+OWN_KEY = "sk-their-own-0002-QWERTY-zyxwvu"
+SECRET = "a-test-secret-of-at-least-32-characters-0123"
+KEY_FIELD = "emo-provider-key-value"
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    """Two accounts, each its own key, slot and arrears knob."""
+    simulator = Simulator(
+        knobs=SimulatorKnobs(render_seconds_per_audio_second=0.1, render_overhead_seconds=0.2),
+        accounts={"operator": [OPERATOR_KEY], "theirs": [OWN_KEY]},
+    )
+    await simulator.start(host="127.0.0.1", port=0)
+    yield simulator
+    await simulator.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _answer(interaction: FakeInteraction, needle: str, within: float = 30) -> FakeMessage:
+    try:
+        return await interaction.wait_response(lambda m: needle in m.content, timeout=within)
+    except TimeoutError:
+        said = [m.content for m in (interaction.original_response, *interaction.followups) if m]
+        pytest.fail(f"no answer containing {needle!r}; the bot said {said}")
+
+
+async def _set_key(fake: FakeDiscord, admin: int, key: str, needle: str) -> FakeMessage:
+    """``/emo-admin provider-key set``, the key typed into its modal."""
+    opened = await fake.invoke_slash("emo-admin provider-key set", user_id=admin)
+    await until(lambda: opened.modal is not None, "the key's form to open", within=20)
+    submitted = await fake.submit_modal(opened, {KEY_FIELD: key})
+    return await _answer(submitted, needle)
+
+
+def _every_text(fake: FakeDiscord) -> str:
+    """Every message the bot wrote or edited, in any channel, ephemeral ones too."""
+    texts = []
+    for message in fake.messages_by_id.values():
+        texts.append(message.content or "")
+        texts.extend(str(edit) for edit in message.edit_log)
+    return "\n".join(texts)
+
+
+async def test_a_server_on_its_own_key_is_served_and_billed_there_and_the_key_is_nowhere(
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+    tmp_path: Path,
+) -> None:
+    fake = discord_fake
+    elsewhere = fake.add_guild("Elsewhere")
+    lobby = fake.add_channel(elsewhere, "lobby")
+    there = fake.add_member(name="tom", guild_id=elsewhere)
+    admin = fake.add_member(name="ada", manage_guild=True)
+    member = fake.add_member(name="mo")
+    port = _free_port()
+    # About 10 s of video each: $0.20 at 2 cents a second. The operator's budget pays for one.
+    bot = bot_process(
+        DASHSCOPE_API_KEY=OPERATOR_KEY,
+        EMO_SECRET_KEY=SECRET,
+        EMO_PRICE_HEAD_USD_PER_SECOND="0.02",
+        EMO_TOTAL_MONTHLY_BUDGET_USD="0.205",
+        EMO_OPS_BIND=f"127.0.0.1:{port}",
+    )
+    await started(bot, fake)
+    await fake.wait_for_commands(names=["emo", "emo-admin"])
+    operator, theirs = simulator.account_id(OPERATOR_KEY), simulator.account_id(OWN_KEY)
+
+    # A wrong key is refused with the provider's reason, and nothing is stored.
+    refused = await _set_key(fake, admin, "sk-not-a-key-at-all-999", "InvalidApiKey")
+    assert "Invalid API-key provided." in refused.content
+    saved = await _set_key(fake, admin, OWN_KEY, fingerprint(OWN_KEY))
+    assert saved.ephemeral
+
+    # Two videos on the server's own key: more than the operator's budget would allow.
+    for _ in range(2):
+        await fake.invoke_slash("emo animate", user_id=member, attachments=attachments(fixtures))
+    await until(
+        lambda: [h[-1] for h in job_histories(bot)] == ["delivered"] * 2,
+        "the server's two videos delivered",
+    )
+    assert [s.account for s in simulator.submissions] == [theirs, theirs]
+    assert {d.account for d in simulator.detections} == {theirs}
+
+    # Another server, on the operator's account: the budget is untouched by the two above.
+    await fake.invoke_slash(
+        "emo animate", user_id=there, channel_id=lobby, attachments=attachments(fixtures)
+    )
+    await until(
+        lambda: [h[-1] for h in job_histories(bot)] == ["delivered"] * 3,
+        "the other server's video delivered",
+    )
+    assert [s.account for s in simulator.submissions] == [theirs, theirs, operator]
+    assert len([m for m in fake.messages(lobby) if is_video(m)]) == 1
+    # ...and now the operator's budget is spent: the next one there is refused, while the
+    # server on its own key is not.
+    again = await fake.invoke_slash(
+        "emo animate", user_id=there, channel_id=lobby, attachments=attachments(fixtures)
+    )
+    await _answer(again, "monthly budget for all servers is used up")
+    await fake.invoke_slash("emo animate", user_id=member, attachments=attachments(fixtures))
+    await until(
+        lambda: [h[-1] for h in job_histories(bot)] == ["delivered"] * 4,
+        "the server's third video delivered",
+    )
+    assert [s.account for s in simulator.submissions][-1] == theirs
+
+    status = await fake.invoke_slash("emo-admin provider-key status", user_id=admin)
+    await _answer(status, fingerprint(OWN_KEY))
+
+    # The key in clear: nowhere.
+    url = f"http://127.0.0.1:{port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        metrics = await response.text()
+    assert "emo_" in metrics
+    data = tmp_path / "data"
+    stored = b"".join(path.read_bytes() for path in data.glob("emo-bot.sqlite3*"))
+    assert stored, "no database file found"
+    assert OWN_KEY.encode() not in stored
+    for where, text in {
+        "log": bot.log_text(),
+        "Discord": _every_text(fake),
+        "metrics": metrics,
+    }.items():
+        assert OWN_KEY not in text, where
+        assert OWN_KEY[-12:] not in text, where
+    assert fake.violations == []
+
+
+@BOTH_BACKENDS
+async def test_a_servers_own_key_in_arrears_pauses_that_server_alone(
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+) -> None:
+    fake = discord_fake
+    operator_alerts = fake.add_channel(fake.guild_id, "operator-alerts")
+    their_alerts = fake.add_channel(fake.guild_id, "their-alerts")
+    elsewhere = fake.add_guild("Elsewhere")
+    lobby = fake.add_channel(elsewhere, "lobby")
+    there = fake.add_member(name="tom", guild_id=elsewhere)
+    admin = fake.add_member(name="ada", manage_guild=True)
+    bot = bot_process(
+        DASHSCOPE_API_KEY=OPERATOR_KEY,
+        EMO_SECRET_KEY=SECRET,
+        EMO_ALERT_CHANNEL_ID=str(operator_alerts),
+        EMO_PROBE_INTERVAL_SECONDS="1",
+    )
+    await started(bot, fake)
+    await fake.wait_for_commands(names=["emo", "emo-admin"])
+    set_channel = await fake.invoke_slash(
+        "emo-admin set", user_id=admin, options={"alert_channel": their_alerts}
+    )
+    await _answer(set_channel, "Saved")
+    await _set_key(fake, admin, OWN_KEY, fingerprint(OWN_KEY))
+    theirs = simulator.account_id(OWN_KEY)
+
+    # The server's account falls into arrears: its member is told, its admins alerted.
+    simulator.set_arrears("theirs", True)
+    await fake.invoke_slash("emo animate", user_id=admin, attachments=attachments(fixtures))
+    alert = await fake.wait_for_message(
+        their_alerts, predicate=lambda m: "own API key" in m.content, timeout=60
+    )
+    assert "Arrearage" in alert.content
+    await until(lambda: [h[-1] for h in job_histories(bot)] == ["failed"], "the refused job to end")
+    notice = await fake.wait_for_message(
+        predicate=lambda m: "own DashScope key was refused" in m.content, timeout=30
+    )
+    assert "Nothing was charged" in notice.content
+
+    # Another server carries on, on the operator's account; the operator hears nothing.
+    await fake.invoke_slash(
+        "emo animate", user_id=there, channel_id=lobby, attachments=attachments(fixtures)
+    )
+    await fake.wait_for_message(lobby, predicate=is_video, timeout=90)
+    assert [s.account for s in simulator.submissions] == [simulator.account_id(OPERATOR_KEY)]
+    assert fake.messages(operator_alerts) == []
+
+    # Paid again: the server's account resumes by itself, and its next video is made there.
+    simulator.set_arrears("theirs", False)
+    await until(
+        lambda: "submissions resumed for account server" in bot.log_text(),
+        "the server's account to resume by itself",
+        within=90,
+    )
+    await fake.invoke_slash("emo animate", user_id=admin, attachments=attachments(fixtures))
+    await fake.wait_for_message(predicate=is_video, timeout=90)
+    assert [s.account for s in simulator.submissions][-1] == theirs
+    assert len([m for m in fake.messages(their_alerts) if "own API key" in m.content]) == 1
+    assert fake.violations == []
