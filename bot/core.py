@@ -175,6 +175,7 @@ class Core:
             )
         self.service = AnimateService(self.engine)
         self.events.subscribe(metrics.job_changed)
+        metrics.use_accounts(self.service.accounts)
         self.ops = OpsServer(
             bind=settings.emo_ops_bind,
             metrics=metrics,

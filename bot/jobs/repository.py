@@ -289,6 +289,12 @@ class JobRepository(LedgerView, Protocol):
         """``guild_id``'s use per UTC month (``YYYY-MM``) in ``[since, until)``, latest first."""
         ...
 
+    async def spend_by_account(self, *, since: datetime, until: datetime) -> dict[str, float]:
+        """What the provider billed (``cost_usd``) per account (the job's ``account``, its
+        slots' name) for the jobs created in ``[since, until)``; accounts billed nothing are
+        left out."""
+        ...
+
     async def search(self, search: JobSearch) -> tuple[int, list[Job]]:
         """How many jobs match, and the page asked for."""
         ...
