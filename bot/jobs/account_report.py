@@ -68,15 +68,15 @@ class AccountReport:
         counts = await self._jobs.count_by_state()
         waiting = counts.get(JobState.QUEUED, 0)
         spent = await self._jobs.spend_by_account(since=month_start(now), until=next_month(now))
+        busy = await self._jobs.busy_slots()
         found: list[AccountStatus] = []
         for account in accounts:
-            holders = await self._jobs.slot_holders(account.name)
             pause = await account.prober.gate.current()
             found.append(
                 AccountStatus(
                     name=account.name,
                     label=account.label,
-                    slots_busy=sum(1 for job in holders.values() if job is not None),
+                    slots_busy=busy.get(account.name, 0),
                     slots_total=account.limits.max_in_flight,
                     waiting=waiting,
                     pause=None if pause is None else PauseReason(pause.code, pause.since),

@@ -237,6 +237,10 @@ class JobRepository(LedgerView, Protocol):
         """Each slot of ``account`` and the job holding it (None: free)."""
         ...
 
+    async def busy_slots(self) -> dict[str, int]:
+        """How many slots each account has taken now (accounts with none are left out)."""
+        ...
+
     async def history(self, job_id: int) -> list[JobState]:
         """The states a job went through, in order."""
         ...
