@@ -59,15 +59,21 @@ class OperatorCog(commands.GroupCog, group_name="emo-operator", group_descriptio
         self.bot = bot
         super().__init__()
 
+    async def _refused(self, interaction: discord.Interaction[EmoBot], locale: str) -> bool:
+        """Refuse anyone but the bot's owner (True when refused). The commands are hidden
+        from non-admins by default, but a server's admins are not the bot's owner."""
+        if await self.bot.is_owner(interaction.user):
+            return False
+        text = render(UserMessage(key=MessageKey.OWNER_ONLY), locale)
+        await interaction.response.send_message(text, ephemeral=True)
+        return True
+
     @app_commands.command(
         name="resume-provider", description="Resume submissions after fixing the provider account"
     )
     async def resume_provider(self, interaction: discord.Interaction[EmoBot]) -> None:
         locale = interaction_locale(interaction)
-        # Hidden from non-admins by default, but a server's admins are not the bot's owner.
-        if not await self.bot.is_owner(interaction.user):
-            text = render(UserMessage(key=MessageKey.OWNER_ONLY), locale)
-            await interaction.response.send_message(text, ephemeral=True)
+        if await self._refused(interaction, locale):
             return
         resumed = await self.bot.core.service.resume_provider(f"resumed by {interaction.user.id}")
         key = MessageKey.PROVIDER_RESUMED if resumed else MessageKey.PROVIDER_NOT_PAUSED
@@ -80,10 +86,7 @@ class OperatorCog(commands.GroupCog, group_name="emo-operator", group_descriptio
     )
     async def accounts(self, interaction: discord.Interaction[EmoBot]) -> None:
         locale = interaction_locale(interaction)
-        # Hidden from non-admins by default, but a server's admins are not the bot's owner.
-        if not await self.bot.is_owner(interaction.user):
-            text = render(UserMessage(key=MessageKey.OWNER_ONLY), locale)
-            await interaction.response.send_message(text, ephemeral=True)
+        if await self._refused(interaction, locale):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         statuses = await self.bot.core.service.accounts.statuses()
