@@ -203,6 +203,7 @@ class Core:
         ).install(preparer)
         self.service = AnimateService(self.engine)
         self.events.subscribe(metrics.job_changed)
+        metrics.use_accounts(self.service.accounts)
         self.ops = OpsServer(
             bind=settings.emo_ops_bind,
             metrics=metrics,

@@ -68,6 +68,11 @@ class MessageKey(enum.StrEnum):
     WORD_AUDIO = "word_audio"
     PROVIDER_RESUMED = "provider_resumed"
     PROVIDER_NOT_PAUSED = "provider_not_paused"
+    # /emo-operator accounts: one line per provider account
+    ACCOUNTS_HEADER = "accounts_header"
+    ACCOUNTS_LINE_ACTIVE = "accounts_line_active"
+    ACCOUNTS_LINE_PAUSED = "accounts_line_paused"
+    ACCOUNTS_MORE = "accounts_more"
     # operator alerts
     ALERT_PROVIDER_REFUSED = "alert_provider_refused"
     ALERT_ACCOUNT_REFUSED = "alert_account_refused"
@@ -491,6 +496,18 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
         MessageKey.WORD_AUDIO: "audio",
         MessageKey.PROVIDER_RESUMED: "Submissions resumed.",
         MessageKey.PROVIDER_NOT_PAUSED: "Submissions were not paused.",
+        MessageKey.ACCOUNTS_HEADER: (
+            "Provider accounts: {count}. Spend is this UTC calendar month's, as billed."
+        ),
+        MessageKey.ACCOUNTS_LINE_ACTIVE: (
+            "**{account}**: active, {busy}/{slots} slots busy, {waiting} waiting in the queue, "
+            "${spent} spent this month"
+        ),
+        MessageKey.ACCOUNTS_LINE_PAUSED: (
+            "**{account}**: paused since {since} ({code}), {busy}/{slots} slots busy, "
+            "{waiting} waiting in the queue, ${spent} spent this month"
+        ),
+        MessageKey.ACCOUNTS_MORE: "…and {count} more accounts.",
         MessageKey.ALERT_PROVIDER_REFUSED: (
             "DashScope refused the bot's account ({code}: {message}). Submissions are paused "
             "for every server and jobs keep their place. Fix the account (key, region, "

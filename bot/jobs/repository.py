@@ -252,6 +252,10 @@ class JobRepository(LedgerView, Protocol):
         """Each slot of ``account`` and the job holding it (None: free)."""
         ...
 
+    async def busy_slots(self) -> dict[str, int]:
+        """How many slots each account has taken now (accounts with none are left out)."""
+        ...
+
     async def history(self, job_id: int) -> list[JobState]:
         """The states a job went through, in order."""
         ...
@@ -306,6 +310,12 @@ class JobRepository(LedgerView, Protocol):
         self, *, guild_id: int, since: datetime, until: datetime
     ) -> list[tuple[str, Totals]]:
         """``guild_id``'s use per UTC month (``YYYY-MM``) in ``[since, until)``, latest first."""
+        ...
+
+    async def spend_by_account(self, *, since: datetime, until: datetime) -> dict[str, float]:
+        """What the provider billed (``cost_usd``) per account (the job's ``account``, its
+        slots' name) for the jobs created in ``[since, until)``; accounts billed nothing are
+        left out."""
         ...
 
     async def search(self, search: JobSearch) -> tuple[int, list[Job]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.jobs.account_report import AccountReport
 from bot.jobs.budget import QueryBudget
 from bot.jobs.cancel import CancelOutcome
 from bot.jobs.confirmation import ConfirmOutcome
@@ -18,6 +19,8 @@ class AnimateService:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # Read at every call: accounts may join the engine while the bot runs.
+        self.accounts = AccountReport(lambda: engine.accounts, engine.jobs)
 
     async def request(self, request: AnimateRequest) -> Accepted:
         """Start a job (see ``Intake.request``)."""

@@ -85,6 +85,15 @@ class JobRecords(SqlBase):
         )
         return [(str(row["month"]), totals_of(row)) for row in rows]
 
+    async def spend_by_account(self, *, since: datetime, until: datetime) -> dict[str, float]:
+        rows = await self._db.fetch_all(
+            "SELECT account, COALESCE(SUM(cost_usd), 0) AS cost FROM jobs"
+            " WHERE account IS NOT NULL AND cost_usd IS NOT NULL"
+            " AND created_at >= ? AND created_at < ? GROUP BY account",
+            (since, until),
+        )
+        return {str(row["account"]): float(row["cost"] or 0) for row in rows}
+
     async def search(self, search: JobSearch) -> tuple[int, list[Job]]:
         where: list[str] = ["guild_id = ?"]
         params: list[object] = [search.guild_id]

@@ -137,6 +137,14 @@ class SlotRecords(SqlBase):
     async def slot_holders(self, account: str) -> dict[int, int | None]:
         return await self._holders(self._db, account, self._clock())
 
+    async def busy_slots(self) -> dict[str, int]:
+        rows = await self._db.fetch_all(
+            "SELECT s.account, COUNT(*) AS busy FROM provider_slots s"
+            f" JOIN jobs j ON j.id = s.job_id WHERE {_TAKEN} GROUP BY s.account",
+            (self._clock(),),
+        )
+        return {str(row["account"]): int(row["busy"]) for row in rows}
+
     async def claim(
         self,
         account: str,

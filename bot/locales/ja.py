@@ -185,6 +185,18 @@ MESSAGES: dict[str, str] = {
     "owner_only": "これはボットのオーナーだけが実行できます。",
     "provider_resumed": "送信を再開しました。",
     "provider_not_paused": "送信は停止していませんでした。",
+    "accounts_header": (
+        "動画サービスのアカウント: {count} 件。利用額は今月（UTC の暦月）の請求分です。"
+    ),
+    "accounts_line_active": (
+        "**{account}**: 稼働中、使用中のスロット {busy}/{slots}、キューの待ち {waiting} 件、"
+        "今月の利用額 ${spent}"
+    ),
+    "accounts_line_paused": (
+        "**{account}**: {since} から停止中（{code}）、使用中のスロット {busy}/{slots}、"
+        "キューの待ち {waiting} 件、今月の利用額 ${spent}"
+    ),
+    "accounts_more": "…ほか {count} 件のアカウント。",
     "alert_provider_refused": (
         "DashScope がボットのアカウントを拒否しました（{code}: {message}）。すべてのサーバーで"
         "送信を一時停止し、ジョブは順番を保ったまま待機します。アカウント（キー、リージョン、"
@@ -693,6 +705,9 @@ COMMANDS: dict[str, str] = {
     ),
     # /emo-operator
     "Bot owner": "ボットの所有者向け",
+    "Every provider account: slots, queue, pause and spend": (
+        "動画サービスの各アカウント: スロット、キュー、停止、利用額"
+    ),
     "Resume submissions after fixing the provider account": (
         "動画サービスのアカウントを直した後、送信を再開します"
     ),

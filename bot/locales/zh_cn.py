@@ -128,6 +128,16 @@ MESSAGES: dict[str, str] = {
     "owner_only": "只有机器人的所有者可以执行此操作。",
     "provider_resumed": "已恢复提交。",
     "provider_not_paused": "提交并未暂停。",
+    "accounts_header": "视频服务账户：{count} 个。花费为本月（UTC 日历月）已计费的金额。",
+    "accounts_line_active": (
+        "**{account}**：运行中，已占用槽位 {busy}/{slots}，队列中等待 {waiting} 个，"
+        "本月花费 ${spent}"
+    ),
+    "accounts_line_paused": (
+        "**{account}**：自 {since} 起暂停（{code}），已占用槽位 {busy}/{slots}，"
+        "队列中等待 {waiting} 个，本月花费 ${spent}"
+    ),
+    "accounts_more": "……另有 {count} 个账户。",
     "alert_provider_refused": (
         "DashScope 拒绝了机器人的账户（{code}：{message}）。所有服务器的提交已暂停，任务保留"
         "其排队位置。请检查账户（密钥、地域、余额、开通权限）；机器人会定期检测并自动恢复。"
@@ -550,5 +560,8 @@ COMMANDS: dict[str, str] = {
     ),
     # /emo-operator
     "Bot owner": "机器人所有者专用",
+    "Every provider account: slots, queue, pause and spend": (
+        "各视频服务账户：槽位、队列、暂停、花费"
+    ),
     "Resume submissions after fixing the provider account": "修复视频服务账户后恢复提交",
 }

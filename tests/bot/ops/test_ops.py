@@ -93,6 +93,16 @@ async def test_metrics_move_with_a_job_and_readiness_follows_the_provider_pause(
         assert total(after, "emo_queue_depth") == 0
         assert total(after, "emo_provider_paused") == 0
         assert total(after, "emo_provider_errors_total") == 0
+        # The lone account, by its label: its slots, its render, its spend this month.
+        assert total(after, "emo_account_slots", account="default") == 2
+        assert total(after, "emo_account_slots_busy", account="default") == 0
+        assert total(after, "emo_account_paused", account="default") == 0
+        assert moved("emo_render_duration_seconds_count", account="default") == 1
+        assert moved("emo_render_duration_seconds_sum", account="default") > 0
+        assert total(after, "emo_account_month_spend_usd", account="default") == pytest.approx(
+            moved("emo_cost_usd_total")
+        )
+        assert total(after, "emo_job_failures_total") == 0
 
         async with http.get(f"{base}/readyz") as response:
             assert response.status == 200
@@ -103,7 +113,9 @@ async def test_metrics_move_with_a_job_and_readiness_follows_the_provider_pause(
             assert response.status == 503
             body = await response.json()
         assert body == {"gateway": True, "database": True, "provider": "paused"}
-        assert total(await scrape(http, base), "emo_provider_paused") == 1
+        paused = await scrape(http, base)
+        assert total(paused, "emo_provider_paused") == 1
+        assert total(paused, "emo_account_paused", account="default") == 1
 
         engine.core.ops.set_gateway_check(lambda: False)
         await engine.service.gate.resume("test")
@@ -127,3 +139,24 @@ async def test_provider_errors_are_counted_by_code(simulator: Simulator, tmp_pat
         assert (
             total(samples, "emo_provider_requests_total", endpoint="task_query", status="401") == 1
         )
+
+
+async def test_a_failed_render_is_counted_by_its_code_and_account(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with running_engine(simulator, tmp_path, KEY, emo_ops_bind="off") as engine:
+        simulator.fail_next_task(code="InvalidParameter.Content", message="refused")
+        job = await engine.enqueue_prepared(guild_id=1, user_id=1)
+        await engine.wait_until(engine.all_final, within=30)
+        assert (await engine.core.jobs.get(job.id)).state is JobState.FAILED
+        await engine.core.metrics.refresh(engine.core.jobs, engine.service.gate)
+        samples = {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(engine.core.metrics.render().decode())
+            for sample in family.samples
+        }
+        failed = {"state": "failed", "code": "render_failed", "account": "default"}
+        assert total(samples, "emo_job_failures_total", **failed) == 1
+        assert total(samples, "emo_job_failures_total") == 1
+        assert total(samples, "emo_render_duration_seconds_count") == 0  # never succeeded
+        assert total(samples, "emo_account_month_spend_usd", account="default") == 0
