@@ -14,6 +14,7 @@ is patched.
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -146,6 +147,14 @@ async def test_a_server_on_its_own_key_is_served_and_billed_there_and_the_key_is
 
     status = await fake.invoke_slash("emo-admin provider-key status", user_id=admin)
     await _answer(status, fingerprint(OWN_KEY))
+    # The operator sees the server's account beside theirs, with what it spent (three of
+    # the four videos, about $0.60).
+    asked = await fake.invoke_slash("emo-operator accounts", user_id=fake.owner_user_id)
+    view = (await _answer(asked, "Provider accounts: 2.")).content
+    own_line = [line for line in view.splitlines() if f"server {fake.guild_id}" in line]
+    assert len(own_line) == 1, view
+    assert "active, 0/2 slots busy, 0 waiting" in own_line[0]
+    assert re.search(r"\$0\.(59\d?|6\d?) spent this month$", own_line[0]), own_line[0]
 
     # The key in clear: nowhere.
     url = f"http://127.0.0.1:{port}/metrics"

@@ -16,7 +16,6 @@ from datetime import datetime
 from bot.clock import Clock, month_start, next_month, system_clock
 from bot.jobs.account_work import AccountWork
 from bot.jobs.repository import JobRepository
-from bot.jobs.states import JobState
 
 NO_ACCOUNT = "none"
 """How a job no account took yet (it failed before its submit) is labelled."""
@@ -39,7 +38,7 @@ class AccountStatus:
     label: str
     slots_busy: int  # slots holding a task being submitted or at the provider
     slots_total: int  # its concurrency plus its look-ahead
-    waiting: int  # queued jobs it could take (the queue is shared by every account)
+    waiting: int  # queued jobs it could take (the operator's accounts share theirs)
     pause: PauseReason | None
     spent_month_usd: float  # billed on jobs it rendered, created this UTC calendar month
 
@@ -65,8 +64,7 @@ class AccountReport:
         """Every account now, in the engine's order."""
         accounts = list(self._accounts())
         now = self._clock()
-        counts = await self._jobs.count_by_state()
-        waiting = counts.get(JobState.QUEUED, 0)
+        queued = await self._jobs.queued_by_lane()
         spent = await self._jobs.spend_by_account(since=month_start(now), until=next_month(now))
         busy = await self._jobs.busy_slots()
         found: list[AccountStatus] = []
@@ -78,7 +76,8 @@ class AccountReport:
                     label=account.label,
                     slots_busy=busy.get(account.name, 0),
                     slots_total=account.limits.max_in_flight,
-                    waiting=waiting,
+                    # A server's own account takes only its jobs; the operator's, the rest.
+                    waiting=queued.get(account.name if account.guild_id else None, 0),
                     pause=None if pause is None else PauseReason(pause.code, pause.since),
                     spent_month_usd=spent.get(account.name, 0.0),
                 )

@@ -256,6 +256,10 @@ class JobRepository(LedgerView, Protocol):
         """How many slots each account has taken now (accounts with none are left out)."""
         ...
 
+    async def queued_by_lane(self) -> dict[str | None, int]:
+        """Queued jobs by the own account they are pinned to (None: the operator's)."""
+        ...
+
     async def history(self, job_id: int) -> list[JobState]:
         """The states a job went through, in order."""
         ...

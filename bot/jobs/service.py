@@ -20,7 +20,7 @@ class AnimateService:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         # Read at every call: accounts may join the engine while the bot runs.
-        self.accounts = AccountReport(lambda: engine.accounts, engine.jobs)
+        self.accounts = AccountReport(engine.every_account, engine.jobs)
 
     async def request(self, request: AnimateRequest) -> Accepted:
         """Start a job (see ``Intake.request``)."""

@@ -219,6 +219,13 @@ class SqlJobRepository(SlotRecords, CustodyRecords, JobRecords):
         rows = await self._db.fetch_all("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
         return {JobState(row["state"]): int(row["n"]) for row in rows}
 
+    async def queued_by_lane(self) -> dict[str | None, int]:
+        rows = await self._db.fetch_all(
+            "SELECT own_account, COUNT(*) AS n FROM jobs WHERE state = ? GROUP BY own_account",
+            (JobState.QUEUED.value,),
+        )
+        return {row["own_account"]: int(row["n"]) for row in rows}
+
     async def unfinished_on(self, own_account: str) -> int:
         row = await self._db.fetch_one(
             "SELECT COUNT(*) AS n FROM jobs WHERE own_account = ?"
