@@ -237,3 +237,38 @@ async def test_a_servers_own_key_in_arrears_pauses_that_server_alone(
     assert [s.account for s in simulator.submissions][-1] == theirs
     assert len([m for m in fake.messages(their_alerts) if "own API key" in m.content]) == 1
     assert fake.violations == []
+
+
+async def test_a_render_on_a_servers_own_key_survives_a_restart_on_that_key(
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+) -> None:
+    """The operator's account, starting, adopts tasks in flight that no configured account
+    claims: never one on a server's own key, whose task answers only to that key."""
+    fake = discord_fake
+    admin = fake.add_member(name="ada", manage_guild=True)
+    simulator.update_knobs(render_seconds_per_audio_second=1.0)  # about 10 s of rendering
+    environment = {"DASHSCOPE_API_KEY": OPERATOR_KEY, "EMO_SECRET_KEY": SECRET}
+    bot = bot_process(**environment)
+    await started(bot, fake)
+    await fake.wait_for_commands(names=["emo", "emo-admin"])
+    await _set_key(fake, admin, OWN_KEY, fingerprint(OWN_KEY))
+    await fake.invoke_slash("emo animate", user_id=admin, attachments=attachments(fixtures))
+    await until(lambda: len(simulator.submissions) == 1, "the render to start")
+    await until(
+        lambda: job_histories(bot)[0][-1] == "submitted", "the task id to be stored", within=30
+    )
+    await bot.stop()
+    connected = fake.identify_count + fake.resume_count
+    await bot.start()
+    await fake.wait_for_identify(timeout=60, count=connected + 1)
+    await fake.wait_for_message(predicate=is_video, timeout=90)
+    await until(
+        lambda: [h[-1] for h in job_histories(bot)] == ["delivered"], "the job to be delivered"
+    )
+    # Submitted once, on the server's key, and polled with it after the restart.
+    assert [s.account for s in simulator.submissions] == [simulator.account_id(OWN_KEY)]
+    assert "inputs uploaded again" not in bot.log_text()
+    assert fake.violations == []

@@ -201,11 +201,12 @@ class SlotRecords(SqlBase):
 
 async def _adopt(tx: Connection, account: str, others: Collection[str]) -> None:
     """Tasks in flight of no account configured now (a database from before accounts, whose
-    rows name none, or the lone account's ``default``) become ``account``'s."""
+    rows name none, or the lone account's ``default``) become ``account``'s. Never a job
+    pinned to a server's own account: its task answers only to that server's key."""
     known = [account, *others]
     marks = ", ".join("?" for _ in known)
     await tx.execute(
-        f"UPDATE jobs SET account = ? WHERE state IN ({_BUSY})"
+        f"UPDATE jobs SET account = ? WHERE state IN ({_BUSY}) AND own_account IS NULL"
         f" AND (account IS NULL OR account NOT IN ({marks}))",
         (account, *known),
     )
