@@ -15,6 +15,7 @@ is patched.
 from __future__ import annotations
 
 import re
+import signal
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -272,3 +273,64 @@ async def test_a_render_on_a_servers_own_key_survives_a_restart_on_that_key(
     assert [s.account for s in simulator.submissions] == [simulator.account_id(OWN_KEY)]
     assert "inputs uploaded again" not in bot.log_text()
     assert fake.violations == []
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_two_shards_share_a_servers_own_key_and_one_takes_it_over_when_the_other_dies(
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+) -> None:
+    """Set in one process, the key's account runs in whichever holds its duty; when that
+    process dies mid-render, the other takes the duty over and delivers, on the same key."""
+    fake = discord_fake
+    simulator.update_knobs(render_seconds_per_audio_second=0.6)  # about 6 s of rendering
+    guilds = [fake.add_guild(f"shard-{n}", shard=(n, 2)) for n in (0, 1)]
+    channels = [fake.add_channel(guild, "general") for guild in guilds]
+    admin = fake.add_member(name="ada", guild_id=guilds[0], manage_guild=True)
+    member = fake.add_member(name="bo", guild_id=guilds[1])
+    bots = [
+        bot_process(
+            DASHSCOPE_API_KEY=OPERATOR_KEY,
+            EMO_SECRET_KEY=SECRET,
+            DISCORD_SHARD_COUNT="2",
+            DISCORD_SHARD_IDS=str(n),
+            EMO_INSTANCE_NAME=f"shard-{n}",
+            EMO_LEASE_SECONDS="5",
+        )
+        for n in (0, 1)
+    ]
+    for bot in bots:
+        await bot.start()
+    await fake.wait_for_shards([0, 1], 2, timeout=60)
+    await fake.wait_for_commands(names=["emo", "emo-admin"])
+
+    opened = await fake.invoke_slash(
+        "emo-admin provider-key set", user_id=admin, channel_id=channels[0]
+    )
+    await until(lambda: opened.modal is not None, "the key's form to open", within=20)
+    await _answer(await fake.submit_modal(opened, {KEY_FIELD: OWN_KEY}), fingerprint(OWN_KEY))
+    own_duty = f"duty provider:own-{guilds[0]}-{fingerprint(OWN_KEY)} taken by"
+    await until(
+        lambda: any(own_duty in bot.log_text() for bot in bots), "a process to take the key's duty"
+    )
+    holder = next(n for n, bot in enumerate(bots) if own_duty in bot.log_text())
+
+    for user, channel in ((admin, channels[0]), (member, channels[1])):
+        await fake.invoke_slash(
+            "emo animate", user_id=user, channel_id=channel, attachments=attachments(fixtures)
+        )
+    await until(lambda: len(simulator.submissions) == 2, "both renders to start")
+    await bots[holder].stop(signal.SIGKILL)
+    survivor = bots[1 - holder]
+    await until(
+        lambda: [h[-1] for h in job_histories(survivor)] == ["delivered", "delivered"],
+        "both jobs delivered by the surviving process",
+        within=120,
+    )
+    own, operator = simulator.account_id(OWN_KEY), simulator.account_id(OPERATOR_KEY)
+    assert sorted(s.account for s in simulator.submissions) == sorted([own, operator])
+    assert own_duty in survivor.log_text()
+    videos = [m for channel in channels for m in fake.messages(channel) if is_video(m)]
+    assert len(videos) == 2
