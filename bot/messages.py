@@ -189,8 +189,10 @@ class MessageKey(enum.StrEnum):
     VALUE_NO = "value_no"
     QUOTA_DAILY_SECONDS = "quota_daily_seconds"
     QUOTA_MONTHLY_BUDGET = "quota_monthly_budget"
+    QUOTA_MONTHLY_BUDGET_AT_CEILING = "quota_monthly_budget_at_ceiling"
     QUOTA_DAILY_USED_UP = "quota_daily_used_up"
     QUOTA_BUDGET_USED_UP = "quota_budget_used_up"
+    QUOTA_BUDGET_USED_UP_AT_CEILING = "quota_budget_used_up_at_ceiling"
     # The bot-wide monthly budget over every server on the shared accounts.
     TOTAL_BUDGET_USED_UP = "total_budget_used_up"
     TOTAL_BUDGET_TOO_LITTLE_LEFT = "total_budget_too_little_left"
@@ -760,6 +762,11 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "resets <t:{resets_at}:F> (<t:{resets_at}:R>); a server admin can raise it with "
             "`/emo-admin set`."
         ),
+        MessageKey.QUOTA_BUDGET_USED_UP_AT_CEILING: (
+            "This server has used its monthly budget: ${spent} of ${budget}, the most the "
+            "bot's operator allows a server. The budget resets <t:{resets_at}:F> "
+            "(<t:{resets_at}:R>)."
+        ),
         MessageKey.TOTAL_BUDGET_USED_UP: (
             "The bot's monthly budget for all servers is used up, so no new videos can be made "
             "until {resets_on}. It is the bot operator's limit, and it starts afresh on the "
@@ -775,6 +782,12 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "monthly budget of ${budget} (${spent} used this month). The budget resets "
             "<t:{resets_at}:F> (<t:{resets_at}:R>); a server admin can raise it with "
             "`/emo-admin set`."
+        ),
+        MessageKey.QUOTA_MONTHLY_BUDGET_AT_CEILING: (
+            "This video would cost about ${estimate}, but this server has ${left} left of its "
+            "monthly budget of ${budget} (${spent} used this month), the most the bot's "
+            "operator allows a server. A shorter recording may fit; the budget resets "
+            "<t:{resets_at}:F> (<t:{resets_at}:R>)."
         ),
         MessageKey.USAGE_MEMBER: (
             "**Use by {member} in this server**\n"

@@ -13,7 +13,7 @@ from datetime import datetime
 from bot.clock import Clock, day_start, month_start, next_day, next_month, system_clock
 from bot.errors import UserFacingError
 from bot.guilds.money import usd
-from bot.guilds.settings import GuildSettings, GuildSettingsStore
+from bot.guilds.settings import GuildSettings, GuildSettingsStore, SettingName
 from bot.guilds.total_budget import BotWideBudget
 from bot.jobs.admission import QueueEntry
 from bot.jobs.models import Job
@@ -100,7 +100,9 @@ class GuildAdmission:
             if month.cost_usd >= budget - _EPSILON:
                 log.info("guild %d has used its monthly budget", guild_id)
                 raise QuotaExceededError(
-                    MessageKey.QUOTA_BUDGET_USED_UP,
+                    MessageKey.QUOTA_BUDGET_USED_UP_AT_CEILING
+                    if _at_ceiling(settings)
+                    else MessageKey.QUOTA_BUDGET_USED_UP,
                     spent=usd(month.cost_usd),
                     budget=usd(budget),
                     resets_at=_unix(next_month(now)),
@@ -122,7 +124,7 @@ class GuildAdmission:
             if settings.seconds_per_day is not None:
                 await self._check_day(ledger, job, settings.seconds_per_day, audio_seconds, now)
             if settings.monthly_budget_usd is not None:
-                await self._check_month(ledger, job, settings.monthly_budget_usd, estimate, now)
+                await self._check_month(ledger, job, settings, estimate, now)
             if total is not None:
                 await total(ledger)
 
@@ -158,9 +160,11 @@ class GuildAdmission:
             )
 
     async def _check_month(
-        self, ledger: LedgerView, job: Job, budget: float, estimate: float, now: datetime
+        self, ledger: LedgerView, job: Job, settings: GuildSettings, estimate: float, now: datetime
     ) -> None:
         assert job.guild_id is not None
+        assert settings.monthly_budget_usd is not None
+        budget = settings.monthly_budget_usd
         spent = await ledger.totals(
             guild_id=job.guild_id,
             since=month_start(now),
@@ -177,10 +181,20 @@ class GuildAdmission:
                 estimate,
             )
             raise QuotaExceededError(
-                MessageKey.QUOTA_MONTHLY_BUDGET,
+                MessageKey.QUOTA_MONTHLY_BUDGET_AT_CEILING
+                if _at_ceiling(settings)
+                else MessageKey.QUOTA_MONTHLY_BUDGET,
                 estimate=usd(estimate),
                 spent=usd(spent.cost_usd),
                 left=usd(max(0.0, budget - spent.cost_usd)),
                 budget=usd(budget),
                 resets_at=_unix(next_month(now)),
             )
+
+
+def _at_ceiling(settings: GuildSettings) -> bool:
+    """Whether the server's monthly budget is the operator's ceiling: its admins cannot
+    raise it, so the refusal must not say they can."""
+    ceiling = settings.ceilings.get(SettingName.MONTHLY_BUDGET)
+    budget = settings.monthly_budget_usd
+    return ceiling is not None and budget is not None and budget >= ceiling - _EPSILON

@@ -454,6 +454,17 @@ MESSAGES: dict[str, str] = {
         "<t:{resets_at}:F>（<t:{resets_at}:R>）にリセットされます。サーバー管理者は "
         "`/emo-admin set` で予算を引き上げられます。"
     ),
+    "quota_budget_used_up_at_ceiling": (
+        "このサーバーは今月の予算を使い切りました（${budget} 中 ${spent}。ボット運営者が"
+        "サーバーに認める上限です）。予算は <t:{resets_at}:F>（<t:{resets_at}:R>）に"
+        "リセットされます。"
+    ),
+    "quota_monthly_budget_at_ceiling": (
+        "この動画の料金は約 ${estimate} ですが、このサーバーの月間予算 ${budget}（ボット運営者"
+        "がサーバーに認める上限）の残りは ${left} です（今月の使用額 ${spent}）。短い録音なら"
+        "収まるかもしれません。予算は <t:{resets_at}:F>（<t:{resets_at}:R>）にリセット"
+        "されます。"
+    ),
     "total_budget_used_up": (
         "全サーバー共通のボットの月間予算を使い切ったため、{resets_on} まで新しい動画は作れ"
         "ません。これはボットの運営者が決めた上限で、毎月 1 日（UTC）にリセットされます。"

@@ -338,6 +338,15 @@ MESSAGES: dict[str, str] = {
         "本服务器已用完本月预算：已使用 ${spent} / ${budget}。预算将于 <t:{resets_at}:F>"
         "（<t:{resets_at}:R>）重置；服务器管理员可以用 `/emo-admin set` 提高预算。"
     ),
+    "quota_budget_used_up_at_ceiling": (
+        "本服务器已用完本月预算：已使用 ${spent} / ${budget}，这是机器人运营者允许单个服务器"
+        "使用的上限。预算将于 <t:{resets_at}:F>（<t:{resets_at}:R>）重置。"
+    ),
+    "quota_monthly_budget_at_ceiling": (
+        "这个视频预计花费约 ${estimate}，但本服务器每月 ${budget} 的预算（机器人运营者允许的"
+        "上限）只剩 ${left}（本月已使用 ${spent}）。更短的录音也许可以；预算将于 "
+        "<t:{resets_at}:F>（<t:{resets_at}:R>）重置。"
+    ),
     "total_budget_used_up": (
         "机器人面向所有服务器的每月预算已用完，{resets_on} 之前无法制作新视频。这是机器人运营者"
         "设定的上限，每月 1 日（UTC）重新开始。未产生任何费用。"

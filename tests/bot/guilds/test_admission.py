@@ -144,6 +144,36 @@ async def test_a_server_spends_up_to_its_budget_and_is_refused_until_the_next_mo
     await queued(store, admission, guild_id=GUILD, user_id=2, seconds=30, at=clock.now)
 
 
+async def test_a_server_at_the_operators_budget_is_not_told_its_admins_can_raise_it(
+    make_services: ServicesFactory, store: Rows, clock: MovableClock
+) -> None:
+    # The operator's monthly budget per server is the ceiling: this server uses all of it.
+    services = make_services(emo_price_head_usd_per_second=0.01, emo_monthly_budget_usd=0.20)
+    admission = services.admission
+    first = await queued(store, admission, guild_id=GUILD, user_id=2, seconds=10, at=clock.now)
+    await delivered(store, first, video_seconds=10, cost=0.10, at=clock.now)
+
+    longer = await preparing(store, guild_id=GUILD, user_id=3, at=clock.now)
+    with pytest.raises(QuotaExceededError) as caught:
+        await admit(store, admission, longer, 15)  # $0.15 of the $0.10 left
+    message = caught.value.message
+    assert message.key is MessageKey.QUOTA_MONTHLY_BUDGET_AT_CEILING
+    assert "the most the bot's operator allows a server" in render(message)
+    assert "raise" not in render(message)
+
+    await queued(store, admission, guild_id=GUILD, user_id=4, seconds=10, at=clock.now)
+    with pytest.raises(QuotaExceededError) as caught:
+        await admission.caps(GUILD, 5)
+    assert caught.value.message.key is MessageKey.QUOTA_BUDGET_USED_UP_AT_CEILING
+    assert "raise" not in render(caught.value.message)
+    # Below the ceiling, a server's own lower budget can be raised by its admins: they are
+    # told so.
+    await services.settings.update(ADMIN, {"monthly_budget_usd": 0.15})
+    with pytest.raises(QuotaExceededError) as caught:
+        await admission.caps(GUILD, 5)
+    assert caught.value.message.key is MessageKey.QUOTA_BUDGET_USED_UP
+
+
 async def test_the_refusal_says_how_much_is_left_and_the_december_budget_resets_in_january(
     make_services: ServicesFactory, store: Rows, clock: MovableClock
 ) -> None:
