@@ -427,7 +427,8 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
         ),
         MessageKey.OWN_KEY_UNAVAILABLE: (
             "This server's own DashScope key was refused (job #{job}). Nothing was charged. "
-            "The server's admins were told; try again once they have fixed it."
+            "A server admin can see why with `/emo-admin provider-key status` (and in the "
+            "server's alert channel, if one is set); try again once it is fixed."
         ),
         MessageKey.RENDER_FAILED: (
             "{mention} the video service could not make job #{job} ({reason}). Try again, or "

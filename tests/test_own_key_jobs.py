@@ -217,6 +217,8 @@ async def test_a_servers_own_key_in_arrears_pauses_that_server_alone(
         predicate=lambda m: "own DashScope key was refused" in m.content, timeout=30
     )
     assert "Nothing was charged" in notice.content
+    status = await fake.invoke_slash("emo-admin provider-key status", user_id=admin)
+    await _answer(status, "Arrearage")
 
     # Another server carries on, on the operator's account; the operator hears nothing.
     await fake.invoke_slash(

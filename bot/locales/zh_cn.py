@@ -72,8 +72,9 @@ MESSAGES: dict[str, str] = {
     "content_refused": "视频服务的内容过滤器拒绝了这些文件。请换一张照片或一段录音再试。",
     "provider_busy": "视频服务目前出现问题（任务 #{job}）。未产生任何费用。请几分钟后再试。",
     "own_key_unavailable": (
-        "本服务器自己的 DashScope 密钥被拒绝（任务 #{job}）。未产生任何费用。已通知服务器"
-        "管理员；请在他们修复后再试。"
+        "本服务器自己的 DashScope 密钥被拒绝（任务 #{job}）。未产生任何费用。服务器管理员"
+        "可以用 `/emo-admin provider-key status` 查看原因（若设置了提醒频道，也会在那里"
+        "看到）；修复后请再试。"
     ),
     "provider_unavailable": (
         "机器人的视频服务账户需要机器人运营者处理（任务 #{job}）。未产生任何费用。请告知"

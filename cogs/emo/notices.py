@@ -67,6 +67,10 @@ class DiscordNotices:
         operator = self._bot.settings.emo_alert_channel_id if alert.operator else None
         wanted = (operator, server and server.alert_channel_id)
         text = f"⚠️ {say(alert.message, 'en')}"
+        if not alert.operator and not (server and server.alert_channel_id):
+            # The server's own concern, and it set no alert channel: its admins see it in
+            # `/emo-admin provider-key status`, and its members' notices point there.
+            log.info("server %s has no alert channel for its own key's alert", alert.guild_id)
         for channel_id in {channel for channel in wanted if channel}:
             try:
                 await self._bot.get_partial_messageable(channel_id).send(text)
