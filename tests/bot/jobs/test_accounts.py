@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.clock import utcnow
 from bot.jobs.cancel import CancelOutcome
-from bot.jobs.models import AnimateRequest, InputRef, Job
+from bot.jobs.models import AnimateRequest, InputRef, Job, JobChanges
 from bot.jobs.repository import Caps
 from bot.jobs.states import JobState
 from bot.simulator import Simulator, SimulatorKnobs
@@ -101,3 +103,60 @@ async def test_each_task_is_polled_and_cancelled_with_its_own_accounts_key(
         await engine.wait_until(engine.all_final, within=60)
         assert len(engine.notifier.deliveries) == 3
         assert simulator.query_count.total > 0
+
+
+async def test_a_submit_cut_short_on_the_second_account_is_settled_with_its_key(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """The process died while the second account was submitting: the task exists at that
+    account, its id never reached the row. After the restart, the second account's
+    settlement reads its own task list (with its own key) and adopts the task: the video is
+    made once, on the account that was paying for it."""
+    simulator.update_knobs(render_seconds_per_audio_second=0.2)
+    settings = {"emo_http_timeout_seconds": 5.0}  # settled 5 + 10 s after the cut's write
+    async with running_engine(simulator, tmp_path, ",".join(KEYS), **settings) as engine:
+        accounts = engine.core.engine.accounts
+        # Each account learns which key of its account is the bot's (a delivered task).
+        for guild in (1, 2, 3, 4):
+            await _enqueue(engine, guild, bound_to=guild % 2)
+        await engine.wait_until(engine.all_final, within=60)
+
+        async def both_known() -> bool:
+            return all([await work.identity.current() is not None for work in accounts])
+
+        await engine.wait_until(both_known, within=20)
+        for work in accounts:
+            await work.prober.gate.pause("Test", "hold the dispatchers")
+        job = await _enqueue(engine, 9, bound_to=1)
+        second = accounts[1]
+        held = JobChanges(
+            attempt=1,
+            account=second.name,
+            lease_owner=engine.core.instance,
+            lease_until=utcnow() + timedelta(hours=1),
+        )
+        # Written 3 s ago: the task, created just after, is well inside the write's window
+        # (up to the HTTP timeout + 10 s after it) however slow this machine is.
+        job = await engine.jobs_as_of(3).transition(job, JobState.SUBMITTING, held)
+        assert job.image_url
+        assert job.audio_url
+        assert job.face_box
+        assert job.ext_box
+        cut_task = await second.client.submit_synthesis(
+            image_url=job.image_url,
+            audio_url=job.audio_url,
+            face_bbox=job.face_box.as_list(),
+            ext_bbox=job.ext_box.as_list(),
+            style_level="normal",
+        )
+        for work in accounts:
+            await work.prober.gate.resume("test")
+    submitted = len(simulator.submissions)
+
+    async with running_engine(simulator, tmp_path, ",".join(KEYS), **settings) as engine:
+        await engine.wait_until(engine.all_final, within=60)
+        row = await engine.core.jobs.get(job.id)
+    assert row.state is JobState.DELIVERED, (row.error_key, row.error_detail, row.account)
+    assert (row.task_id, row.account) == (cut_task, simulator.tasks[cut_task].account)
+    assert row.account == simulator.account_id(KEYS[1])
+    assert len(simulator.submissions) == submitted  # adopted, never submitted again
