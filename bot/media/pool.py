@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from typing import Any
 from bot.errors import UserFacingError
 from bot.media.audio import MAX_SECONDS, PreparedAudio
 from bot.media.image import PreparedImage
+from bot.media.playable import NotAVideoError, VideoFacts
 from bot.messages import MessageKey, Phrase, UserMessage
 from bot.tasks import BackgroundTasks
 
@@ -62,6 +64,7 @@ class TimeLimits:
     image: float = 20.0  # a 25 MP AVIF takes about 1 s here
     audio: float = 30.0  # a minute of any codec takes about 1 s
     video: float = 300.0  # a re-encode to fit an upload limit: up to three passes of a minute
+    mp4: float = 20.0  # a result's check: its boxes and one decoded picture
     grace: float = 5.0  # the worker's own clock answers first; past this it is killed
 
 
@@ -180,7 +183,24 @@ class MediaPool:
         except _WorkerLostError as lost:
             log.warning("re-encoding %s stopped: the worker %s", source.name, lost)
             return False
+        if "storage" in result:
+            raise OSError(errno.ENOSPC, str(result["storage"]))
         return bool(result["fitted"])
+
+    async def check_video(self, path: Path) -> VideoFacts:
+        """``bot.media.playable.check_mp4_video`` in a worker: NotAVideoError when the file
+        is no playable MP4, or its check ran out of time or memory."""
+        try:
+            result = await self._run("mp4", {"path": _absolute(path)}, self.time_limits.mp4)
+        except _WorkerLostError as lost:
+            raise NotAVideoError(f"its check stopped: the worker {lost}") from None
+        if not result["video"]:
+            raise NotAVideoError(str(result["reason"]))
+        return VideoFacts(
+            width=int(result["width"]),
+            height=int(result["height"]),
+            seconds=float(result["seconds"]),
+        )
 
     async def close(self) -> None:
         """Stop every worker (a call still running fails, its worker killed)."""

@@ -67,16 +67,29 @@ def _audio(args: dict[str, Any], seconds: float) -> dict[str, Any]:
 def _video(args: dict[str, Any], seconds: float) -> dict[str, Any]:
     from bot.media.video import fit_video
 
-    fitted = fit_video(
-        Path(args["source"]),
-        Path(args["destination"]),
-        int(args["max_bytes"]),
-        time_limit=seconds,
-    )
+    try:
+        fitted = fit_video(
+            Path(args["source"]),
+            Path(args["destination"]),
+            int(args["max_bytes"]),
+            time_limit=seconds,
+        )
+    except OSError as error:  # the disk filled up while writing the copy
+        return {"fitted": False, "storage": error.strerror or type(error).__name__}
     return {"fitted": fitted}
 
 
-HANDLERS: dict[str, Handler] = {"image": _image, "audio": _audio, "video": _video}
+def _mp4(args: dict[str, Any], seconds: float) -> dict[str, Any]:
+    from bot.media.playable import NotAVideoError, check_mp4_video
+
+    try:
+        facts = check_mp4_video(Path(args["path"]))
+    except NotAVideoError as error:
+        return {"video": False, "reason": error.reason}
+    return {"video": True, "width": facts.width, "height": facts.height, "seconds": facts.seconds}
+
+
+HANDLERS: dict[str, Handler] = {"image": _image, "audio": _audio, "video": _video, "mp4": _mp4}
 
 
 def answer(request: dict[str, Any]) -> dict[str, Any]:

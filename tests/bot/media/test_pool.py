@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import UserFacingError
+from bot.media.playable import NotAVideoError
 from bot.media.pool import MediaPool, TimeLimits, worker_environment
 from bot.messages import MessageKey, Phrase
 from tests.support import hostile_media, media
@@ -173,3 +174,33 @@ async def test_a_closed_pool_leaves_no_process(files: Path) -> None:
     await pool.close()
     assert pids
     assert not any(_alive(pid) for pid in pids)
+
+
+async def test_a_result_is_checked_in_a_worker_and_a_stuck_check_refuses_it(
+    files: Path,
+) -> None:
+    """Delivery checks each result (and re-encodes one that does not fit) in a worker too:
+    a result that hangs its decoder is refused within the check's time."""
+    pool = MediaPool(1, time_limits=TimeLimits(mp4=2.0, grace=1.0))
+    try:
+        video = files / "result.mp4"
+        video.write_bytes(media.video_without_sound())
+        facts = await pool.check_video(video)
+        assert (facts.width, facts.height) == (128, 128)
+        [pid] = pool.pids
+        assert pid != os.getpid()
+        (files / "page.mp4").write_bytes(b"<html>Access denied</html>" * 20)
+        with pytest.raises(NotAVideoError, match="no ftyp"):
+            await pool.check_video(files / "page.mp4")
+
+        os.kill(pid, signal.SIGSTOP)  # a decode stuck in native code
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(NotAVideoError, match="its check stopped"):
+            await pool.check_video(video)
+        assert 2.5 < loop.time() - started < 10
+        assert not _alive(pid)
+        # Fitting: the same file under a limit it already meets is copied as it is.
+        assert await pool.fit_video(video, files / "fitted.mp4", 10 * 1024 * 1024)
+    finally:
+        await pool.close()
