@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -26,7 +26,12 @@ from bot.media.preview import try_write_preview
 from bot.media.sources import SourcePolicy
 from bot.messages import MessageKey, Phrase
 from bot.provider.client import DashScopeClient, with_retries
-from bot.provider.errors import ProviderInputError, ProviderOperatorError
+from bot.provider.errors import (
+    ProviderError,
+    ProviderInputError,
+    ProviderOperatorError,
+    ProviderTransientError,
+)
 from bot.provider.models import DETECT_MODEL, SYNTHESIS_MODEL, Detection
 
 log = logging.getLogger(__name__)
@@ -249,10 +254,23 @@ class InputPreparer:
                 retries=self._limits.provider_retries,
                 base_delay=self._limits.retry_base_delay,
             )
-        except ProviderInputError as error:
-            log.info("job %d face check refused: %s", job.id, error.code)
-            raise refusal_for(error) from None
+        except ProviderError as error:
+            # The copies were made for this check only: no row will name them, so no sweep
+            # would ever delete them. (DashScope's storage keeps them until they expire.)
+            await self._discard(job, target.host, (detect_url, image_url, audio_url))
+            if isinstance(error, ProviderInputError):
+                log.info("job %d face check refused: %s", job.id, error.code)
+                raise refusal_for(error) from None
+            raise
         return image_url, audio_url, detection
+
+    async def _discard(self, job: Job, host: MediaHost, urls: Sequence[str]) -> None:
+        """Delete the hosted copies of a preparation that will not be used (best effort)."""
+        for url in dict.fromkeys(urls):
+            try:
+                await host.delete(url)
+            except (MediaHostError, ProviderTransientError) as error:
+                log.warning("job %d: a hosted copy was not deleted (%s)", job.id, error)
 
     async def _fetch(self, url: str, destination: Path, *, what: Kind) -> None:
         if self._limits.allow_local_files and url.startswith("file://"):
