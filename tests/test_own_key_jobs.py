@@ -14,9 +14,11 @@ is patched.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -336,3 +338,45 @@ async def test_two_shards_share_a_servers_own_key_and_one_takes_it_over_when_the
     assert own_duty in survivor.log_text()
     videos = [m for channel in channels for m in fake.messages(channel) if is_video(m)]
     assert len(videos) == 2
+
+
+async def test_a_cleared_key_finishes_its_render_then_is_forgotten(
+    bot_process: BotFactory,
+    discord_fake: FakeDiscord,
+    simulator: Simulator,
+    fixtures: Path,
+    tmp_path: Path,
+) -> None:
+    """Cleared while a render runs on it: the render finishes on the server's key, the next
+    video runs on the operator's, and once nothing is left on the key its sealed copy is
+    deleted from the database."""
+    fake = discord_fake
+    admin = fake.add_member(name="ada", manage_guild=True)
+    simulator.update_knobs(render_seconds_per_audio_second=0.6)  # about 6 s of rendering
+    bot = bot_process(DASHSCOPE_API_KEY=OPERATOR_KEY, EMO_SECRET_KEY=SECRET, EMO_LEASE_SECONDS="3")
+    await started(bot, fake)
+    await fake.wait_for_commands(names=["emo", "emo-admin"])
+    await _set_key(fake, admin, OWN_KEY, fingerprint(OWN_KEY))
+    await fake.invoke_slash("emo animate", user_id=admin, attachments=attachments(fixtures))
+    await until(lambda: len(simulator.submissions) == 1, "the render on the server's key")
+
+    cleared = await fake.invoke_slash("emo-admin provider-key clear", user_id=admin)
+    await _answer(cleared, "no longer used")
+    await fake.invoke_slash("emo animate", user_id=admin, attachments=attachments(fixtures))
+    await until(
+        lambda: [h[-1] for h in job_histories(bot)] == ["delivered", "delivered"],
+        "both videos delivered",
+    )
+    own, operator = simulator.account_id(OWN_KEY), simulator.account_id(OPERATOR_KEY)
+    assert [s.account for s in simulator.submissions] == [own, operator]
+    await until(
+        lambda: "forgotten: none of its jobs is left" in bot.log_text(),
+        "the retired key to be forgotten",
+        within=60,
+    )
+    database = tmp_path / "data" / "emo-bot.sqlite3"
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        assert db.execute("SELECT COUNT(*) FROM guild_provider_keys").fetchone() == (0,)
+    status = await fake.invoke_slash("emo-admin provider-key status", user_id=admin)
+    await _answer(status, "This server has no DashScope key of its own")
+    assert fake.violations == []
