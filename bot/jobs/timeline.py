@@ -41,6 +41,11 @@ class Timeline:
         self.ends: dict[int, datetime] = {}
         self._provider_free_at: datetime | None = None  # when the last finished task ended
 
+    @property
+    def concurrency(self) -> int:
+        """Tasks rendering at once on the account (or the pool) this timeline plans."""
+        return self._concurrency
+
     async def learn(self) -> None:
         """Fit the duration model to the latest renders, then re-plan."""
         self.model = DurationModel.learn(await self._jobs.render_history(), self._prior_rate)

@@ -152,8 +152,11 @@ class EngineHarness:
             self._inputs = await upload_sample_inputs(self.core.client)
         return self._inputs
 
-    async def enqueue_prepared(self, *, guild_id: int, user_id: int) -> Job:
-        """A QUEUED job with ready inputs, as if it had passed preparation."""
+    async def enqueue_prepared(
+        self, *, guild_id: int, user_id: int, own_account: str | None = None
+    ) -> Job:
+        """A QUEUED job with ready inputs, as if it had passed preparation (pinned to
+        ``own_account``, a server's own, if given)."""
         inputs = await self.inputs()
         writer = self.core.engine.writer
         request = AnimateRequest(
@@ -163,7 +166,7 @@ class EngineHarness:
             image=InputRef(url="file:///prepared", declared_size=0),
             audio=InputRef(url="file:///prepared", declared_size=0),
         )
-        job = await writer.create(request, Caps())
+        job = await writer.create(request, Caps(), own_account)
         job = await writer.move(job, JobState.PREPARING)
         job = await writer.move(job, JobState.QUEUED, inputs.queued(estimate_usd=0.05))
         self.core.service.wake()
