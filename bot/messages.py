@@ -87,6 +87,7 @@ class MessageKey(enum.StrEnum):
     CARD_WAITING_PREPARER = "card_waiting_preparer"
     CARD_QUEUED = "card_queued"
     CARD_PAUSED = "card_paused"
+    CARD_PAUSED_OWN_KEY = "card_paused_own_key"
     CARD_WAITING_AT_PROVIDER = "card_waiting_at_provider"
     CARD_RENDERING = "card_rendering"
     CARD_SUSPENDED = "card_suspended"
@@ -550,6 +551,10 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
             "Nothing is charged meanwhile."
         ),
         MessageKey.CARD_QUEUED: "🕒 Queued: {ahead} ahead · ready about {eta}",
+        MessageKey.CARD_PAUSED_OWN_KEY: (
+            "⏸️ Waiting: this server's own DashScope key was refused; a server admin can see "
+            "why with `/emo-admin provider-key status`. The job keeps its place."
+        ),
         MessageKey.CARD_PAUSED: (
             "⏸️ Waiting: the video service needs the bot operator's attention. The job keeps "
             "its place."

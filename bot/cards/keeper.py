@@ -40,7 +40,8 @@ SWEEP_REACH = timedelta(days=2)
 FORECAST_REUSE = timedelta(seconds=1)
 
 Forecast = Callable[[], Awaitable[dict[int, Spot]]]
-Paused = Callable[[], Awaitable[bool]]
+Paused = Callable[[Job], Awaitable[bool]]
+"""Whether the job's submissions are paused (its account's problem)."""
 
 
 def _retry_edit(error: Exception) -> bool:
@@ -198,7 +199,7 @@ class CardKeeper:
 
     async def _view(self, job: Job) -> CardView:
         spot = (await self._forecast()).get(job.id) if not job.state.is_terminal else None
-        return card_view(job, spot=spot, paused=await self._paused())
+        return card_view(job, spot=spot, paused=await self._paused(job))
 
     async def _forecast(self) -> dict[int, Spot]:
         """The queue's forecast, shared by the cards rendered within a second (a queue move

@@ -202,7 +202,10 @@ def _status_line(job: Job, *, spot: Spot | None, paused: bool) -> UserMessage:
         return UserMessage(key=MessageKey.CARD_AWAITING, params={"deadline": deadline})
     if state in (JobState.QUEUED, JobState.SUBMITTING):
         if paused:
-            return UserMessage(key=MessageKey.CARD_PAUSED)
+            own = job.own_account is not None  # the server's own key: its admins' to fix
+            return UserMessage(
+                key=MessageKey.CARD_PAUSED_OWN_KEY if own else MessageKey.CARD_PAUSED
+            )
         ahead = spot.ahead if spot else 0
         return UserMessage(key=MessageKey.CARD_QUEUED, params={"ahead": ahead, "eta": eta})
     if state is JobState.SUBMITTED:

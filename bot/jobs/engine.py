@@ -32,6 +32,7 @@ from bot.jobs.events import JobEvent, OperatorAlert
 from bot.jobs.forecast import Forecaster
 from bot.jobs.intake import Intake
 from bot.jobs.limits import EngineLimits
+from bot.jobs.models import Job
 from bot.jobs.own_accounts import NoOwnKeys, OwnKey, OwnKeys
 from bot.jobs.own_work import OwnAccountRoster
 from bot.jobs.preparation import InputPreparer
@@ -208,8 +209,12 @@ class Engine:
         self._loops = BackgroundTasks()
         self._started = False
 
-    async def intake_paused(self) -> bool:
-        """Whether submissions wait for the operator: the account's pause, or every one's."""
+    async def intake_paused(self, job: Job | None = None) -> bool:
+        """Whether ``job``'s submissions wait: for the operator (the account's pause, or
+        every one's), or for its server's admins (its own account's pause)."""
+        if job is not None and job.own_account is not None:
+            own = self.own.get(job.own_account)
+            return own is not None and await own.prober.paused()
         if len(self.accounts) > 1:
             return await self.pool.paused()
         return await self.prober.paused()

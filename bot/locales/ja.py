@@ -245,6 +245,10 @@ MESSAGES: dict[str, str] = {
         "待っている間に料金はかかりません。"
     ),
     "card_queued": "🕒 順番待ち: 前に {ahead} 件 · 完成予定 {eta}",
+    "card_paused_own_key": (
+        "⏸️ 待機中: このサーバー独自の DashScope キーが拒否されました。サーバー管理者は "
+        "`/emo-admin provider-key status` で理由を確認できます。このジョブの順番は保たれます。"
+    ),
     "card_paused": (
         "⏸️ 待機中: 動画サービスにボット運営者の対応が必要です。このジョブの順番は保たれます。"
     ),

@@ -174,6 +174,10 @@ MESSAGES: dict[str, str] = {
         "⏳ 正在排队等待检查：机器人一次只检查几位成员的文件。等待期间不会产生任何费用。"
     ),
     "card_queued": "🕒 排队中：前面还有 {ahead} 个 · 预计完成：{eta}",
+    "card_paused_own_key": (
+        "⏸️ 等待中：本服务器自己的 DashScope 密钥被拒绝；服务器管理员可以用 "
+        "`/emo-admin provider-key status` 查看原因。此任务会保留位置。"
+    ),
     "card_paused": "⏸️ 等待中：视频服务需要机器人运营者处理。此任务会保留位置。",
     "card_waiting_at_provider": "🕒 在视频服务中等待 · 预计完成：{eta}",
     "card_rendering": "🎞️ 生成中（开始于 {since}） · 预计完成：{eta}",

@@ -41,6 +41,18 @@ def test_a_queued_card_shows_the_place_the_eta_and_the_estimate() -> None:
     assert "Retry" not in text
 
 
+def test_a_paused_card_says_whose_attention_it_needs() -> None:
+    def paused(**fields: object) -> str:
+        lines = card_lines(job(7, 1, state=JobState.QUEUED, **fields), spot=None, paused=True)
+        return "\n".join(render(line, "en-US", EDGE) for line in lines)
+
+    assert "needs the bot operator's attention" in paused()
+    own = paused(own_account="own-1-acct-000000000000")
+    assert "this server's own DashScope key was refused" in own
+    assert "`/emo-admin provider-key status`" in own
+    assert "operator" not in own
+
+
 def test_a_rendering_card_shows_since_when() -> None:
     started = NOW - timedelta(seconds=40)
     text = _card(state=JobState.SUBMITTED, started_at=started)
