@@ -15,19 +15,10 @@ import pytest
 from bot.clock import next_month
 from bot.simulator import Simulator
 from tests.conftest import BotFactory
-from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
-from tests.support.e2e import attachments, job_histories, started, until
+from tests.fake_discord import FakeDiscord, FakeMessage
+from tests.support.e2e import answer, attachments, job_histories, started, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-
-
-async def _answer(interaction: FakeInteraction, needle: str, within: float = 30.0) -> FakeMessage:
-    """The bot's (ephemeral) answer to ``interaction`` once it contains ``needle``."""
-    try:
-        return await interaction.wait_response(lambda m: needle in m.content, timeout=within)
-    except TimeoutError:
-        said = [m.content for m in (interaction.original_response, *interaction.followups) if m]
-        pytest.fail(f"no answer containing {needle!r}; the bot said {said}")
 
 
 async def test_an_admin_cannot_raise_a_limit_above_the_operators(
@@ -43,7 +34,7 @@ async def test_an_admin_cannot_raise_a_limit_above_the_operators(
         interaction = await fake.invoke_slash(
             "emo-admin set", user_id=admin, options=options, locale=locale
         )
-        return await _answer(interaction, needle)
+        return await answer(interaction, needle)
 
     await set_(
         "`monthly_budget_usd` can be at most 5.00 in this server: that is the limit the bot's "
@@ -55,7 +46,7 @@ async def test_an_admin_cannot_raise_a_limit_above_the_operators(
     await set_("`queue_cap` は最大 10 です", locale="ja", queue_cap=11)
     await set_("`queue_cap` 最多为 10", locale="zh-CN", queue_cap=11)
     settings = await fake.invoke_slash("emo-admin settings", user_id=admin)
-    view = (await _answer(settings, "This server's settings")).content
+    view = (await answer(settings, "This server's settings")).content
     assert "Videos waiting in this server's queue, at most: 10 (the operator's limit: 10)" in view
 
     # Lower is allowed, and the view shows the effective value beside the ceiling.
@@ -94,9 +85,9 @@ async def test_the_bot_wide_budget_refuses_the_next_video_with_the_reset_date(
         refused = await fake.invoke_slash(
             "emo animate", user_id=user, channel_id=channel, attachments=attachments(fixtures)
         )
-        answer = await _answer(refused, "monthly budget for all servers is used up")
-        assert f"no new videos can be made until <t:{resets}:D>." in answer.content
-        assert answer.ephemeral
+        said = await answer(refused, "monthly budget for all servers is used up")
+        assert f"no new videos can be made until <t:{resets}:D>." in said.content
+        assert said.ephemeral
     # Refused when asked, before anything was downloaded or stored, let alone submitted.
     assert len(job_histories(bot)) == 1
     assert len(simulator.submissions) == 1

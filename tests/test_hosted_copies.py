@@ -5,7 +5,6 @@ is patched."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,9 @@ from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord
 from tests.support import media
 from tests.support.e2e import attachments, is_video, job_histories, started, until
+from tests.support.postgres import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_a_face_check_refusal_leaves_no_hosted_copy(
@@ -33,7 +27,7 @@ async def test_a_face_check_refusal_leaves_no_hosted_copy(
     tmp_path: Path,
 ) -> None:
     fake = discord_fake
-    port = _free_port()
+    port = free_port()
     bot = bot_process(
         EMO_MEDIA_HOST="http",
         EMO_MEDIA_SERVER_BIND=f"127.0.0.1:{port}",

@@ -5,7 +5,6 @@ the paused one and why, and never a key. Nothing is patched."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,8 +16,9 @@ from bot.messages import CATALOGUE, MessageKey
 from bot.provider.accounts import fingerprint
 from bot.simulator import Simulator, SimulatorKnobs
 from tests.conftest import BotFactory
-from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
-from tests.support.e2e import attachments, is_video, job_histories, started, until
+from tests.fake_discord import FakeDiscord
+from tests.support.e2e import answer, attachments, is_video, job_histories, started, until
+from tests.support.postgres import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -40,20 +40,6 @@ async def simulator() -> AsyncIterator[Simulator]:
     await simulator.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _answer(interaction: FakeInteraction, needle: str) -> FakeMessage:
-    try:
-        return await interaction.wait_response(lambda m: needle in m.content, timeout=20)
-    except TimeoutError:
-        said = [m.content for m in (interaction.original_response, *interaction.followups) if m]
-        pytest.fail(f"no answer containing {needle!r}; the bot said {said}")
-
-
 def _line(text: str, account: str) -> str:
     found = [line for line in text.splitlines() if account in line]
     assert len(found) == 1, text
@@ -64,7 +50,7 @@ async def test_the_owner_sees_each_account_and_metrics_name_them_by_label(
     bot_process: BotFactory, discord_fake: FakeDiscord, simulator: Simulator, fixtures: Path
 ) -> None:
     fake = discord_fake
-    port = _free_port()
+    port = free_port()
     bot = bot_process(
         DASHSCOPE_API_KEY=",".join(KEYS.values()),
         EMO_OPS_BIND=f"127.0.0.1:{port}",
@@ -88,9 +74,9 @@ async def test_the_owner_sees_each_account_and_metrics_name_them_by_label(
 
     # The owner: one line per account, by label, the paused one with its code and since when.
     asked = await fake.invoke_slash("emo-operator accounts", user_id=fake.owner_user_id)
-    answer = await _answer(asked, SOUTH)
-    assert answer.flags & EPHEMERAL
-    text = answer.content
+    reply = await answer(asked, SOUTH)
+    assert reply.flags & EPHEMERAL
+    text = reply.content
     lines = text.splitlines()
     assert lines[0] == "Provider accounts: 2. Spend is this UTC calendar month's, as billed."
     assert len(lines) == 3
@@ -105,14 +91,14 @@ async def test_the_owner_sees_each_account_and_metrics_name_them_by_label(
     asked_ja = await fake.invoke_slash(
         "emo-operator accounts", user_id=fake.owner_user_id, locale="ja"
     )
-    japanese = (await _answer(asked_ja, SOUTH)).content
+    japanese = (await answer(asked_ja, SOUTH)).content
     assert "停止中（Arrearage）" in _line(japanese, SOUTH)
     assert "稼働中" in _line(japanese, NORTH)
 
     # Anyone else, a server admin included, is refused.
     admin = fake.add_member(name="ada", manage_guild=True)
     refused = await fake.invoke_slash("emo-operator accounts", user_id=admin)
-    refusal = await _answer(refused, CATALOGUE["en"][MessageKey.OWNER_ONLY])
+    refusal = await answer(refused, CATALOGUE["en"][MessageKey.OWNER_ONLY])
     assert refusal.content == CATALOGUE["en"][MessageKey.OWNER_ONLY]
     assert refusal.flags & EPHEMERAL
 

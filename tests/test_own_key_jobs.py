@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import re
 import signal
-import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,9 +27,10 @@ import pytest
 from bot.provider.accounts import fingerprint
 from bot.simulator import Simulator, SimulatorKnobs
 from tests.conftest import BotFactory
-from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
+from tests.fake_discord import FakeDiscord, FakeMessage
 from tests.support.backends import BOTH_BACKENDS
-from tests.support.e2e import attachments, is_video, job_histories, started, until
+from tests.support.e2e import answer, attachments, is_video, job_histories, started, until
+from tests.support.postgres import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -52,26 +52,12 @@ async def simulator() -> AsyncIterator[Simulator]:
     await simulator.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _answer(interaction: FakeInteraction, needle: str, within: float = 30) -> FakeMessage:
-    try:
-        return await interaction.wait_response(lambda m: needle in m.content, timeout=within)
-    except TimeoutError:
-        said = [m.content for m in (interaction.original_response, *interaction.followups) if m]
-        pytest.fail(f"no answer containing {needle!r}; the bot said {said}")
-
-
 async def _set_key(fake: FakeDiscord, admin: int, key: str, needle: str) -> FakeMessage:
     """``/emo-admin provider-key set``, the key typed into its modal."""
     opened = await fake.invoke_slash("emo-admin provider-key set", user_id=admin)
     await until(lambda: opened.modal is not None, "the key's form to open", within=20)
     submitted = await fake.submit_modal(opened, {KEY_FIELD: key})
-    return await _answer(submitted, needle)
+    return await answer(submitted, needle)
 
 
 def _every_text(fake: FakeDiscord) -> str:
@@ -96,7 +82,7 @@ async def test_a_server_on_its_own_key_is_served_and_billed_there_and_the_key_is
     there = fake.add_member(name="tom", guild_id=elsewhere)
     admin = fake.add_member(name="ada", manage_guild=True)
     member = fake.add_member(name="mo")
-    port = _free_port()
+    port = free_port()
     # About 10 s of video each: $0.20 at 2 cents a second. The operator's budget pays for one.
     bot = bot_process(
         DASHSCOPE_API_KEY=OPERATOR_KEY,
@@ -140,7 +126,7 @@ async def test_a_server_on_its_own_key_is_served_and_billed_there_and_the_key_is
     again = await fake.invoke_slash(
         "emo animate", user_id=there, channel_id=lobby, attachments=attachments(fixtures)
     )
-    await _answer(again, "monthly budget for all servers is used up")
+    await answer(again, "monthly budget for all servers is used up")
     await fake.invoke_slash("emo animate", user_id=member, attachments=attachments(fixtures))
     await until(
         lambda: [h[-1] for h in job_histories(bot)] == ["delivered"] * 4,
@@ -149,11 +135,11 @@ async def test_a_server_on_its_own_key_is_served_and_billed_there_and_the_key_is
     assert [s.account for s in simulator.submissions][-1] == theirs
 
     status = await fake.invoke_slash("emo-admin provider-key status", user_id=admin)
-    await _answer(status, fingerprint(OWN_KEY))
+    await answer(status, fingerprint(OWN_KEY))
     # The operator sees the server's account beside theirs, with what it spent (three of
     # the four videos, about $0.60).
     asked = await fake.invoke_slash("emo-operator accounts", user_id=fake.owner_user_id)
-    view = (await _answer(asked, "Provider accounts: 2.")).content
+    view = (await answer(asked, "Provider accounts: 2.")).content
     own_line = [line for line in view.splitlines() if f"server {fake.guild_id}" in line]
     assert len(own_line) == 1, view
     assert "active, 0/2 slots busy, 0 waiting" in own_line[0]
@@ -203,7 +189,7 @@ async def test_a_servers_own_key_in_arrears_pauses_that_server_alone(
     set_channel = await fake.invoke_slash(
         "emo-admin set", user_id=admin, options={"alert_channel": their_alerts}
     )
-    await _answer(set_channel, "Saved")
+    await answer(set_channel, "Saved")
     await _set_key(fake, admin, OWN_KEY, fingerprint(OWN_KEY))
     theirs = simulator.account_id(OWN_KEY)
 
@@ -220,7 +206,7 @@ async def test_a_servers_own_key_in_arrears_pauses_that_server_alone(
     )
     assert "Nothing was charged" in notice.content
     status = await fake.invoke_slash("emo-admin provider-key status", user_id=admin)
-    await _answer(status, "Arrearage")
+    await answer(status, "Arrearage")
 
     # Another server carries on, on the operator's account; the operator hears nothing.
     await fake.invoke_slash(
@@ -314,7 +300,7 @@ async def test_two_shards_share_a_servers_own_key_and_one_takes_it_over_when_the
         "emo-admin provider-key set", user_id=admin, channel_id=channels[0]
     )
     await until(lambda: opened.modal is not None, "the key's form to open", within=20)
-    await _answer(await fake.submit_modal(opened, {KEY_FIELD: OWN_KEY}), fingerprint(OWN_KEY))
+    await answer(await fake.submit_modal(opened, {KEY_FIELD: OWN_KEY}), fingerprint(OWN_KEY))
     own_duty = f"duty provider:own-{guilds[0]}-{fingerprint(OWN_KEY)} taken by"
     await until(
         lambda: any(own_duty in bot.log_text() for bot in bots), "a process to take the key's duty"
@@ -361,7 +347,7 @@ async def test_a_cleared_key_finishes_its_render_then_is_forgotten(
     await until(lambda: len(simulator.submissions) == 1, "the render on the server's key")
 
     cleared = await fake.invoke_slash("emo-admin provider-key clear", user_id=admin)
-    await _answer(cleared, "no longer used")
+    await answer(cleared, "no longer used")
     await fake.invoke_slash("emo animate", user_id=admin, attachments=attachments(fixtures))
     await until(
         lambda: [h[-1] for h in job_histories(bot)] == ["delivered", "delivered"],
@@ -378,5 +364,5 @@ async def test_a_cleared_key_finishes_its_render_then_is_forgotten(
     with contextlib.closing(sqlite3.connect(database)) as db:
         assert db.execute("SELECT COUNT(*) FROM guild_provider_keys").fetchone() == (0,)
     status = await fake.invoke_slash("emo-admin provider-key status", user_id=admin)
-    await _answer(status, "This server has no DashScope key of its own")
+    await answer(status, "This server has no DashScope key of its own")
     assert fake.violations == []

@@ -21,7 +21,7 @@ from bot.provider.accounts import fingerprint
 from bot.simulator import Simulator, SimulatorKnobs
 from tests.conftest import API_KEY, BotFactory
 from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
-from tests.support.e2e import started
+from tests.support.e2e import answer, started
 from tests.support.postgres import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -46,13 +46,9 @@ async def simulator() -> AsyncIterator[Simulator]:
 
 async def _answer(interaction: FakeInteraction, needle: str, within: float = 30.0) -> FakeMessage:
     """The bot's private answer to ``interaction`` once it contains ``needle``."""
-    try:
-        answer = await interaction.wait_response(lambda m: needle in m.content, timeout=within)
-    except TimeoutError:
-        said = [m.content for m in (interaction.original_response, *interaction.followups) if m]
-        pytest.fail(f"no answer containing {needle!r}; the bot said {said}")
-    assert answer.ephemeral, answer.content
-    return answer
+    said = await answer(interaction, needle, within)
+    assert said.ephemeral, said.content
+    return said
 
 
 async def _modal(fake: FakeDiscord, user: int) -> FakeInteraction:
@@ -86,9 +82,9 @@ def _everything_discord_was_sent(fake: FakeDiscord) -> str:
     for interaction in fake.interactions.values():
         if interaction.modal is not None:
             parts.append(json.dumps(interaction.modal))
-        for answer in (interaction.original_response, *interaction.followups):
-            if answer is not None:
-                parts += [answer.content, *answer.content_history]
+        for reply in (interaction.original_response, *interaction.followups):
+            if reply is not None:
+                parts += [reply.content, *reply.content_history]
     return "\n".join(parts)
 
 

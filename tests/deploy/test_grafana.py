@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.simulator import Simulator
 from tests.conftest import API_KEY
 from tests.support.engine import running_engine
+from tests.support.postgres import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -103,16 +103,10 @@ def test_the_dashboard_imports_in_one_step() -> None:
     assert any("histogram_quantile" in e for e in exprs["Render time (submitted to succeeded)"])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_every_panel_names_a_metric_the_bot_exports(
     simulator: Simulator, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     async with (
         running_engine(simulator, tmp_path, API_KEY, emo_ops_bind=f"127.0.0.1:{port}"),
         aiohttp.ClientSession() as http,

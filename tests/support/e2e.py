@@ -11,8 +11,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.fake_discord import FakeDiscord, FakeMessage
+from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
 from tests.support.bot_process import BotProcess
+
+
+async def answer(interaction: FakeInteraction, needle: str, within: float = 30.0) -> FakeMessage:
+    """The bot's answer to ``interaction`` once it contains ``needle``; the test fails with
+    what the bot did say."""
+    try:
+        return await interaction.wait_response(lambda m: needle in m.content, timeout=within)
+    except TimeoutError:
+        said = [m.content for m in (interaction.original_response, *interaction.followups) if m]
+        pytest.fail(f"no answer containing {needle!r}; the bot said {said}")
 
 
 async def started(bot: BotProcess, fake: FakeDiscord) -> None:
