@@ -14,7 +14,14 @@ from bot.simulator import Simulator, SimulatorKnobs
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord
 from tests.support.backends import BOTH_BACKENDS
-from tests.support.e2e import attachments, is_video, job_histories, started, until
+from tests.support.e2e import (
+    accounts_simulator,
+    attachments,
+    is_video,
+    job_histories,
+    started,
+    until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240), BOTH_BACKENDS]
 
@@ -26,13 +33,10 @@ LATER = 3  # asked once beta is back
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
     """Three accounts, each its own key, its own slot (one task RUNNING) and arrears knob."""
-    simulator = Simulator(
-        knobs=SimulatorKnobs(render_seconds_per_audio_second=0.2, render_overhead_seconds=0.5),
-        accounts={label: [key] for label, key in KEYS.items()},
-    )
-    await simulator.start(host="127.0.0.1", port=0)
-    yield simulator
-    await simulator.close()
+    knobs = SimulatorKnobs(render_seconds_per_audio_second=0.2, render_overhead_seconds=0.5)
+    accounts = {label: [key] for label, key in KEYS.items()}
+    async with accounts_simulator(accounts, knobs) as simulator:
+        yield simulator
 
 
 def _accounts_file(path: Path) -> Path:

@@ -14,10 +14,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.messages import CATALOGUE, MessageKey
 from bot.provider.accounts import fingerprint
-from bot.simulator import Simulator, SimulatorKnobs
+from bot.simulator import Simulator
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord
-from tests.support.e2e import answer, attachments, is_video, job_histories, started, until
+from tests.support.e2e import (
+    accounts_simulator,
+    answer,
+    attachments,
+    is_video,
+    job_histories,
+    started,
+    until,
+)
 from tests.support.postgres import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
@@ -31,13 +39,8 @@ EPHEMERAL = 1 << 6
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
     """Two accounts at the simulator, each its own key and arrears knob."""
-    simulator = Simulator(
-        knobs=SimulatorKnobs(render_seconds_per_audio_second=0.1, render_overhead_seconds=0.2),
-        accounts={name: [key] for name, key in KEYS.items()},
-    )
-    await simulator.start(host="127.0.0.1", port=0)
-    yield simulator
-    await simulator.close()
+    async with accounts_simulator({name: [key] for name, key in KEYS.items()}) as simulator:
+        yield simulator
 
 
 def _line(text: str, account: str) -> str:

@@ -25,11 +25,20 @@ import aiohttp
 import pytest
 
 from bot.provider.accounts import fingerprint
-from bot.simulator import Simulator, SimulatorKnobs
+from bot.simulator import Simulator
 from tests.conftest import BotFactory
 from tests.fake_discord import FakeDiscord, FakeMessage
 from tests.support.backends import BOTH_BACKENDS
-from tests.support.e2e import answer, attachments, is_video, job_histories, started, until
+from tests.support.e2e import (
+    accounts_simulator,
+    answer,
+    attachments,
+    everything_sent,
+    is_video,
+    job_histories,
+    started,
+    until,
+)
 from tests.support.postgres import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -43,13 +52,8 @@ KEY_FIELD = "emo-provider-key-value"
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
     """Two accounts, each its own key, slot and arrears knob."""
-    simulator = Simulator(
-        knobs=SimulatorKnobs(render_seconds_per_audio_second=0.1, render_overhead_seconds=0.2),
-        accounts={"operator": [OPERATOR_KEY], "theirs": [OWN_KEY]},
-    )
-    await simulator.start(host="127.0.0.1", port=0)
-    yield simulator
-    await simulator.close()
+    async with accounts_simulator({"operator": [OPERATOR_KEY], "theirs": [OWN_KEY]}) as simulator:
+        yield simulator
 
 
 async def _set_key(fake: FakeDiscord, admin: int, key: str, needle: str) -> FakeMessage:
@@ -58,15 +62,6 @@ async def _set_key(fake: FakeDiscord, admin: int, key: str, needle: str) -> Fake
     await until(lambda: opened.modal is not None, "the key's form to open", within=20)
     submitted = await fake.submit_modal(opened, {KEY_FIELD: key})
     return await answer(submitted, needle)
-
-
-def _every_text(fake: FakeDiscord) -> str:
-    """Every message the bot wrote or edited, in any channel, ephemeral ones too."""
-    texts = []
-    for message in fake.messages_by_id.values():
-        texts.append(message.content or "")
-        texts.extend(str(edit) for edit in message.edit_log)
-    return "\n".join(texts)
 
 
 async def test_a_server_on_its_own_key_is_served_and_billed_there_and_the_key_is_nowhere(
@@ -156,7 +151,7 @@ async def test_a_server_on_its_own_key_is_served_and_billed_there_and_the_key_is
     assert OWN_KEY.encode() not in stored
     for where, text in {
         "log": bot.log_text(),
-        "Discord": _every_text(fake),
+        "Discord": everything_sent(fake),
         "metrics": metrics,
     }.items():
         assert OWN_KEY not in text, where

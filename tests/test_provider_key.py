@@ -9,7 +9,6 @@ Nothing is patched: the bot is configured by its environment only.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,10 +17,10 @@ import aiohttp
 import pytest
 
 from bot.provider.accounts import fingerprint
-from bot.simulator import Simulator, SimulatorKnobs
+from bot.simulator import Simulator
 from tests.conftest import API_KEY, BotFactory
 from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
-from tests.support.e2e import answer, started
+from tests.support.e2e import accounts_simulator, answer, everything_sent, started
 from tests.support.postgres import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -35,13 +34,8 @@ COMMAND = "emo-admin provider-key"
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
     """The operator's account, and the account a server brings its key from."""
-    simulator = Simulator(
-        knobs=SimulatorKnobs(render_seconds_per_audio_second=0.1, render_overhead_seconds=0.2),
-        accounts={"operator": [API_KEY], "server": [OWN_KEY]},
-    )
-    await simulator.start(host="127.0.0.1", port=0)
-    yield simulator
-    await simulator.close()
+    async with accounts_simulator({"operator": [API_KEY], "server": [OWN_KEY]}) as simulator:
+        yield simulator
 
 
 async def _answer(interaction: FakeInteraction, needle: str, within: float = 30.0) -> FakeMessage:
@@ -70,22 +64,6 @@ def _rows(data: Path) -> list[tuple[object, ...]]:
         return db.execute(
             "SELECT guild_id, account_id, sealed_key, set_by, retired_at FROM guild_provider_keys"
         ).fetchall()
-
-
-def _everything_discord_was_sent(fake: FakeDiscord) -> str:
-    """Every message the bot wrote (channels, DMs, ephemeral answers, each edit) and every
-    modal it opened, as one text."""
-    parts: list[str] = []
-    for message in fake.messages_by_id.values():
-        parts += [message.content, *message.content_history]
-        parts.append(json.dumps([message.embeds, message.components]))
-    for interaction in fake.interactions.values():
-        if interaction.modal is not None:
-            parts.append(json.dumps(interaction.modal))
-        for reply in (interaction.original_response, *interaction.followups):
-            if reply is not None:
-                parts += [reply.content, *reply.content_history]
-    return "\n".join(parts)
 
 
 async def test_without_emo_secret_key_set_is_refused_in_clear_words(
@@ -164,7 +142,7 @@ async def test_a_servers_own_key_is_checked_stored_sealed_and_shown_nowhere(
     written = {
         "database": b"".join(path.read_bytes() for path in files),
         "log": bot.log_text().encode(),
-        "discord": _everything_discord_was_sent(fake).encode(),
+        "discord": everything_sent(fake).encode(),
         "metrics": metrics.encode(),
     }
     for where, content in written.items():

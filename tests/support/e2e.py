@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from bot.simulator import Simulator, SimulatorKnobs
 from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
 from tests.support.bot_process import BotProcess
 
@@ -23,6 +25,40 @@ async def answer(interaction: FakeInteraction, needle: str, within: float = 30.0
     except TimeoutError:
         said = [m.content for m in (interaction.original_response, *interaction.followups) if m]
         pytest.fail(f"no answer containing {needle!r}; the bot said {said}")
+
+
+def everything_sent(fake: FakeDiscord) -> str:
+    """Every message the bot wrote (channels, DMs, ephemeral answers, each edit) and every
+    modal it opened, as one text: where a secret must never be found."""
+    parts: list[str] = []
+    for message in fake.messages_by_id.values():
+        parts += [message.content, *message.content_history]
+        parts.append(json.dumps([message.embeds, message.components]))
+    for interaction in fake.interactions.values():
+        if interaction.modal is not None:
+            parts.append(json.dumps(interaction.modal))
+        for reply in (interaction.original_response, *interaction.followups):
+            if reply is not None:
+                parts += [reply.content, *reply.content_history]
+    return "\n".join(parts)
+
+
+@contextlib.asynccontextmanager
+async def accounts_simulator(
+    accounts: Mapping[str, Sequence[str]], knobs: SimulatorKnobs | None = None
+) -> AsyncIterator[Simulator]:
+    """The simulator on 127.0.0.1 with several Alibaba Cloud accounts (label -> keys), each
+    its own slot and arrears knob; renders of a fraction of a second unless ``knobs`` say."""
+    simulator = Simulator(
+        knobs=knobs
+        or SimulatorKnobs(render_seconds_per_audio_second=0.1, render_overhead_seconds=0.2),
+        accounts={label: list(keys) for label, keys in accounts.items()},
+    )
+    await simulator.start(host="127.0.0.1", port=0)
+    try:
+        yield simulator
+    finally:
+        await simulator.close()
 
 
 async def started(bot: BotProcess, fake: FakeDiscord) -> None:
