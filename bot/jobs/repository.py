@@ -286,8 +286,9 @@ class JobRepository(LedgerView, Protocol):
         """Every provider task id a job holds or held (a retried one too)."""
         ...
 
-    async def tasks_since(self, since: datetime) -> dict[str, datetime]:
-        """Task id -> when it was submitted, for the jobs' tasks submitted since ``since``."""
+    async def tasks_since(self, since: datetime, *, account: str) -> dict[str, datetime]:
+        """Task id -> when it was submitted, for the tasks ``account`` holds that were submitted
+        since ``since`` (another account's tasks are never in this account's list)."""
         ...
 
     async def recent(self, *, user_id: int | None, guild_id: int | None, limit: int) -> list[Job]:

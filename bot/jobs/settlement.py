@@ -132,7 +132,9 @@ class Settlement:
         try:
             listing = await self._list(start, end, key_id)
             known = await self._jobs.known_task_ids()
-            recent = await self._jobs.tasks_since(now - TASK_LIFETIME + timedelta(hours=1))
+            recent = await self._jobs.tasks_since(
+                now - TASK_LIFETIME + timedelta(hours=1), account=self._account
+            )
             if key_id is not None and _missing(listing, recent, now):
                 # Our key may have changed: read the account's whole list once.
                 key_id, listing = None, await self._list(start, end, None)

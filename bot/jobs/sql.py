@@ -198,11 +198,11 @@ class SqlJobRepository(SlotRecords, CustodyRecords, JobRecords):
         )
         return {str(row["task_id"]) for row in rows}
 
-    async def tasks_since(self, since: datetime) -> dict[str, datetime]:
+    async def tasks_since(self, since: datetime, *, account: str) -> dict[str, datetime]:
         rows = await self._db.fetch_all(
             "SELECT task_id, submitted_at FROM jobs WHERE task_id IS NOT NULL"
-            " AND submitted_at >= ?",
-            (since,),
+            " AND submitted_at >= ? AND account = ?",
+            (since, account),
         )
         found = {str(row["task_id"]): as_utc(row["submitted_at"]) for row in rows}
         return {task: at for task, at in found.items() if at is not None}

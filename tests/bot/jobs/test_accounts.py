@@ -125,6 +125,12 @@ async def test_a_submit_cut_short_on_the_second_account_is_settled_with_its_key(
             return all([await work.identity.current() is not None for work in accounts])
 
         await engine.wait_until(both_known, within=20)
+        # Those tasks are a minute old by the settlement (as on a slow machine): old enough
+        # that each account's list must show its own, and never the other account's.
+        aged = utcnow() - timedelta(minutes=1)
+        await engine.core.db.execute(
+            "UPDATE jobs SET submitted_at = ? WHERE task_id IS NOT NULL", (aged,)
+        )
         for work in accounts:
             await work.prober.gate.pause("Test", "hold the dispatchers")
         job = await _enqueue(engine, 9, bound_to=1)
