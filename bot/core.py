@@ -148,6 +148,7 @@ class Core:
             db=db,
             session=session,
             base_url=client.base_url,
+            task_holders=self.jobs.task_holders,  # another key of an account in use: refused
             on_change=lambda: self.engine.keys_changed(),
             pause_of=self._pause_code,
         )

@@ -225,6 +225,8 @@ class MessageKey(enum.StrEnum):
     PROVIDER_KEY_LENGTH = "provider_key_length"
     PROVIDER_KEY_OPERATORS = "provider_key_operators"
     PROVIDER_KEY_OTHER_SERVER = "provider_key_other_server"
+    PROVIDER_KEY_OPERATORS_ACCOUNT = "provider_key_operators_account"
+    PROVIDER_KEY_OTHER_SERVERS_ACCOUNT = "provider_key_other_servers_account"
     PROVIDER_KEY_REFUSED = "provider_key_refused"
     PROVIDER_KEY_UNCHECKED = "provider_key_unchecked"
     PROVIDER_KEY_SAVED = "provider_key_saved"
@@ -870,6 +872,16 @@ CATALOGUE: dict[str, dict[MessageKey, str]] = {
         MessageKey.PROVIDER_KEY_OTHER_SERVER: (
             "That key is already another server's own key with this bot, and a key can belong to "
             "one server only. Nothing was saved."
+        ),
+        MessageKey.PROVIDER_KEY_OPERATORS_ACCOUNT: (
+            "That key is of an Alibaba Cloud account the bot's operator already uses: videos made "
+            "with it would be billed to the operator, and the account makes one video at a time "
+            "for everyone. Give a key of your own account. Nothing was saved."
+        ),
+        MessageKey.PROVIDER_KEY_OTHER_SERVERS_ACCOUNT: (
+            "That key is of an Alibaba Cloud account another server already uses with this bot: "
+            "an account makes one video at a time, so it can serve one server only. Give a key "
+            "of another account. Nothing was saved."
         ),
         MessageKey.PROVIDER_KEY_REFUSED: (
             "DashScope refused this key: {code} — {reason} Check the key in the DashScope console "

@@ -7,6 +7,8 @@ is patched.
   so the server on its own key is not refused by it, and its videos leave the budget whole.
 - The key is found in clear nowhere: the database files, the bot's log, any Discord message,
   the metrics page.
+- Another key of an account already in use (the operator's, or another server's) is refused
+  at `set`: the account's task list shows the bot's tasks.
 - The server's key in arrears pauses that server alone: its admins hear of it in their alert
   channel (not the operator's), another server's jobs carry on, and once the account is paid
   the server's account resumes by itself.
@@ -45,20 +47,27 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 OPERATOR_KEY = "sk-operator-0001-abcdef"
 OWN_KEY = "sk-their-own-0002-QWERTY-zyxwvu"
+OPERATOR_SPARE = "sk-operator-spare-0003-abcdef"  # another key of the operator's account
+THEIR_SPARE = "sk-their-spare-0004-QWERTY-zyxwvu"  # another key of the server's account
 SECRET = "a-test-secret-of-at-least-32-characters-0123"
 KEY_FIELD = "emo-provider-key-value"
 
 
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
-    """Two accounts, each its own key, slot and arrears knob."""
-    async with accounts_simulator({"operator": [OPERATOR_KEY], "theirs": [OWN_KEY]}) as simulator:
+    """Two accounts, each its own slot and arrears knob, and two keys."""
+    accounts = {"operator": [OPERATOR_KEY, OPERATOR_SPARE], "theirs": [OWN_KEY, THEIR_SPARE]}
+    async with accounts_simulator(accounts) as simulator:
         yield simulator
 
 
-async def _set_key(fake: FakeDiscord, admin: int, key: str, needle: str) -> FakeMessage:
+async def _set_key(
+    fake: FakeDiscord, admin: int, key: str, needle: str, channel_id: int | None = None
+) -> FakeMessage:
     """``/emo-admin provider-key set``, the key typed into its modal."""
-    opened = await fake.invoke_slash("emo-admin provider-key set", user_id=admin)
+    opened = await fake.invoke_slash(
+        "emo-admin provider-key set", user_id=admin, channel_id=channel_id
+    )
     await until(lambda: opened.modal is not None, "the key's form to open", within=20)
     submitted = await fake.submit_modal(opened, {KEY_FIELD: key})
     return await answer(submitted, needle)
@@ -131,6 +140,17 @@ async def test_a_server_on_its_own_key_is_served_and_billed_there_and_the_key_is
 
     status = await fake.invoke_slash("emo-admin provider-key status", user_id=admin)
     await answer(status, fingerprint(OWN_KEY))
+    # The other server's admin gives another key of an account in use: it would add no slot
+    # and bill that account. Refused, and nothing stored.
+    rival = fake.add_member(name="rex", guild_id=elsewhere, manage_guild=True)
+    said = await _set_key(fake, rival, THEIR_SPARE, "another server already uses", lobby)
+    assert said.ephemeral
+    said = await _set_key(fake, rival, OPERATOR_SPARE, "operator already uses", lobby)
+    assert said.ephemeral
+    status = await fake.invoke_slash(
+        "emo-admin provider-key status", user_id=rival, channel_id=lobby
+    )
+    await answer(status, "has no DashScope key of its own")
     # The operator sees the server's account beside theirs, with what it spent (three of
     # the four videos, about $0.60).
     asked = await fake.invoke_slash("emo-operator accounts", user_id=fake.owner_user_id)
@@ -149,13 +169,20 @@ async def test_a_server_on_its_own_key_is_served_and_billed_there_and_the_key_is
     stored = b"".join(path.read_bytes() for path in data.glob("emo-bot.sqlite3*"))
     assert stored, "no database file found"
     assert OWN_KEY.encode() not in stored
+    for spare in (THEIR_SPARE, OPERATOR_SPARE):
+        assert spare.encode() not in stored
+        assert fingerprint(spare).encode() not in stored  # nothing saved of the refused keys
     for where, text in {
         "log": bot.log_text(),
         "Discord": everything_sent(fake),
         "metrics": metrics,
     }.items():
-        assert OWN_KEY not in text, where
-        assert OWN_KEY[-12:] not in text, where
+        for key in (OWN_KEY, THEIR_SPARE, OPERATOR_SPARE):
+            assert key not in text, where
+            assert key[-12:] not in text, where
+    # The server itself may move to another key of its own account.
+    await _set_key(fake, admin, THEIR_SPARE, fingerprint(THEIR_SPARE))
+    assert THEIR_SPARE not in bot.log_text() + everything_sent(fake)
     assert fake.violations == []
 
 

@@ -12,21 +12,23 @@ the operator's limits, until an admin sets the key again. It is logged once, nev
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiohttp
 from pydantic import SecretStr
 
-from bot.clock import Clock, system_clock
+from bot.clock import Clock, system_clock, utcnow
 from bot.db.database import Database
 from bot.errors import UserFacingError
 from bot.guilds.repository import KeyConflict, NewKey, ProviderKeyRepository, StoredKey
 from bot.guilds.sql_keys import SqlProviderKeyRepository
 from bot.guilds.vault import KeyVault, SealedKeyError
-from bot.jobs.own_accounts import OwnKey, own_account_name
+from bot.jobs.identity import ZONE_SLACK
+from bot.jobs.own_accounts import OwnKey, TaskHolder, own_account_name
 from bot.jobs.pool import SIMULATOR_KEY
 from bot.jobs.prober import PROBE_TASK_ID
 from bot.logs import Redactor, learn_secret
@@ -34,6 +36,7 @@ from bot.messages import Mention, MessageKey, Moment, MomentStyle, UserMessage
 from bot.provider.accounts import file_keys, fingerprint
 from bot.provider.client import DashScopeClient
 from bot.provider.errors import ErrorKind, ProviderError
+from bot.provider.models import SYNTHESIS_MODEL
 from bot.settings import ProviderKind, Settings
 
 log = logging.getLogger(__name__)
@@ -43,8 +46,14 @@ KEY_MAX_LENGTH = 200
 CHECK_TIMEOUT_SECONDS = 20.0  # the free call that tests a key, at most
 REASON_MAX_LENGTH = 300  # of the provider's message, as shown to the admin
 
-KeyChecker = Callable[[SecretStr], Awaitable[None]]
-"""Raises ProviderError when the provider refuses the key (or cannot be asked)."""
+SAME_ACCOUNT_WINDOW = timedelta(hours=24)  # the key's account's tasks compared with the bot's
+
+KeyChecker = Callable[[SecretStr], Awaitable[frozenset[str]]]
+"""Raises ProviderError when the provider refuses the key (or cannot be asked); otherwise
+the ids of the EMO tasks its account's list shows for the last ``SAME_ACCOUNT_WINDOW``
+(every key of that account: empty when the list could not be read)."""
+TaskHolders = Callable[[datetime], Awaitable[dict[str, TaskHolder]]]
+"""The bot's tasks submitted since then, and whose account each ran on."""
 PauseOf = Callable[[str], Awaitable[str | None]]
 """The provider error code an own account (``OwnKey.name``) is paused for, or None."""
 
@@ -59,6 +68,10 @@ def _nothing() -> None:
 
 def _forget_nothing(secret: str) -> None:
     return None
+
+
+async def _no_tasks(since: datetime) -> dict[str, TaskHolder]:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -130,11 +143,25 @@ def probe_checker(
     timeout_seconds: float = CHECK_TIMEOUT_SECONDS,
 ) -> KeyChecker:
     """Tests a key with the free call the prober uses: reading a task that does not exist
-    answers for any working key, and a refusal names why (``InvalidApiKey``…)."""
+    answers for any working key, and a refusal names why (``InvalidApiKey``…). Then reads
+    its account's task list (free too): the key's account is known by its tasks."""
 
-    async def check(key: SecretStr) -> None:
+    async def check(key: SecretStr) -> frozenset[str]:
         client = DashScopeClient(session, base_url, key, timeout_seconds=timeout_seconds)
         await client.get_task(PROBE_TASK_ID)
+        now = utcnow()
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                listing = await client.list_tasks(
+                    model=SYNTHESIS_MODEL,
+                    start=now - SAME_ACCOUNT_WINDOW - ZONE_SLACK,
+                    end=now + ZONE_SLACK,
+                )
+        except (ProviderError, TimeoutError) as error:
+            problem = error.reference if isinstance(error, ProviderError) else "timed out"
+            log.info("a provider key's task list could not be read (%s)", problem)
+            return frozenset()
+        return frozenset(task.task_id for task in listing.tasks)
 
     return check
 
@@ -149,6 +176,7 @@ class ProviderKeys:
         *,
         check: KeyChecker,
         operator_accounts: Collection[str],
+        task_holders: TaskHolders = _no_tasks,
         on_change: Callable[[], None] = _nothing,
         on_secret: Callable[[str], None] = _forget_nothing,
         pause_of: PauseOf = _never_paused,
@@ -158,6 +186,7 @@ class ProviderKeys:
         self._vault = vault
         self._check = check
         self._operator = frozenset(operator_accounts)
+        self._task_holders = task_holders
         self._on_change = on_change
         self._on_secret = on_secret
         self._pause_of = pause_of
@@ -184,7 +213,8 @@ class ProviderKeys:
         holder = await self._rows.holder(account_id)
         if holder is not None and holder != guild_id:
             raise UserFacingError(MessageKey.PROVIDER_KEY_OTHER_SERVER)
-        await self._checked(guild_id, key)
+        listed = await self._checked(guild_id, key)
+        await self._refuse_a_shared_account(guild_id, listed)
         now = self._clock()
         sealed = self._vault.seal(key, guild_id)
         conflict = await self._rows.replace(NewKey(guild_id, account_id, sealed, user_id, now))
@@ -194,9 +224,28 @@ class ProviderKeys:
         self._on_change()
         return await self.status(guild_id)
 
-    async def _checked(self, guild_id: int, key: str) -> None:
+    async def _refuse_a_shared_account(self, guild_id: int, listed: frozenset[str]) -> None:
+        """Another key of an account already in use (the operator's, another server's) adds
+        no slot and bills that account: refused when its list shows one of the bot's tasks."""
+        if not listed:
+            return
+        holders = await self._task_holders(utcnow() - SAME_ACCOUNT_WINDOW - ZONE_SLACK)
+        for task_id in sorted(listed & holders.keys()):
+            holder = holders[task_id]
+            if holder.own_account is None:
+                log.info("guild %d: provider key of an operator's account refused", guild_id)
+                raise UserFacingError(MessageKey.PROVIDER_KEY_OPERATORS_ACCOUNT)
+            if holder.guild_id != guild_id:
+                log.info(
+                    "guild %d: provider key of guild %d's account refused",
+                    guild_id,
+                    holder.guild_id,
+                )
+                raise UserFacingError(MessageKey.PROVIDER_KEY_OTHER_SERVERS_ACCOUNT)
+
+    async def _checked(self, guild_id: int, key: str) -> frozenset[str]:
         try:
-            await self._check(SecretStr(key))
+            return await self._check(SecretStr(key))
         except ProviderError as error:
             if error.kind is ErrorKind.TRANSIENT:
                 log.info("guild %d: provider key not checked: %s", guild_id, error.reference)
@@ -309,6 +358,7 @@ def build_provider_keys(
     db: Database,
     session: aiohttp.ClientSession,
     base_url: str,
+    task_holders: TaskHolders = _no_tasks,
     on_change: Callable[[], None] = _nothing,
     on_secret: Callable[[str], None] = learn_secret,
     pause_of: PauseOf = _never_paused,
@@ -326,6 +376,7 @@ def build_provider_keys(
             timeout_seconds=min(settings.emo_http_timeout_seconds, CHECK_TIMEOUT_SECONDS),
         ),
         operator_accounts=operator_account_ids(settings),
+        task_holders=task_holders,
         on_change=on_change,
         on_secret=on_secret,
         pause_of=pause_of,

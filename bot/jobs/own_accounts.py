@@ -36,6 +36,15 @@ class OwnKey:
         return own_account_name(self.guild_id, self.account_id)
 
 
+@dataclass(frozen=True)
+class TaskHolder:
+    """Whose account a task of the bot ran on: a server's own (``own_account``) or, when
+    that is None, the operator's."""
+
+    guild_id: int
+    own_account: str | None
+
+
 def own_account_name(guild_id: int, account_id: str) -> str:
     return f"{OWN_PREFIX}{guild_id}-{account_id}"
 

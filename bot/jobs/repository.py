@@ -14,6 +14,7 @@ from typing import Protocol
 from bot.db.database import StaleRowError
 from bot.jobs.ledger import Totals
 from bot.jobs.models import AnimateRequest, Job, JobChanges
+from bot.jobs.own_accounts import TaskHolder
 from bot.jobs.planning import Usage
 from bot.jobs.states import JobState
 
@@ -289,6 +290,10 @@ class JobRepository(LedgerView, Protocol):
     async def tasks_since(self, since: datetime, *, account: str) -> dict[str, datetime]:
         """Task id -> when it was submitted, for the tasks ``account`` holds that were submitted
         since ``since`` (another account's tasks are never in this account's list)."""
+        ...
+
+    async def task_holders(self, since: datetime) -> dict[str, TaskHolder]:
+        """Task id -> whose account it ran on, for the jobs' tasks submitted since ``since``."""
         ...
 
     async def recent(self, *, user_id: int | None, guild_id: int | None, limit: int) -> list[Job]:

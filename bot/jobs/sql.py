@@ -12,6 +12,7 @@ from datetime import datetime
 from bot.clock import as_utc
 from bot.db.database import Connection
 from bot.jobs.models import AnimateRequest, Job, JobChanges
+from bot.jobs.own_accounts import TaskHolder
 from bot.jobs.planning import Usage
 from bot.jobs.repository import (
     CapExceededError,
@@ -206,6 +207,20 @@ class SqlJobRepository(SlotRecords, CustodyRecords, JobRecords):
         )
         found = {str(row["task_id"]): as_utc(row["submitted_at"]) for row in rows}
         return {task: at for task, at in found.items() if at is not None}
+
+    async def task_holders(self, since: datetime) -> dict[str, TaskHolder]:
+        rows = await self._db.fetch_all(
+            "SELECT task_id, guild_id, own_account FROM jobs WHERE task_id IS NOT NULL"
+            " AND submitted_at >= ?",
+            (since,),
+        )
+        return {
+            str(row["task_id"]): TaskHolder(
+                int(row["guild_id"]),
+                None if row["own_account"] is None else str(row["own_account"]),
+            )
+            for row in rows
+        }
 
     async def recent(self, *, user_id: int | None, guild_id: int | None, limit: int) -> list[Job]:
         sql, params = f"SELECT * FROM jobs WHERE guild_id {self._same} ?", [guild_id]

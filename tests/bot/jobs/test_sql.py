@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from bot.core import SCHEMAS
 from bot.db.migrations import migrate, versions
 from bot.jobs.models import AnimateRequest, Box, Framing, InputRef, Job, JobChanges, Style
+from bot.jobs.own_accounts import TaskHolder
 from bot.jobs.repository import Caps, StaleJobStateError
 from bot.jobs.sql import SqlJobRepository
 from bot.jobs.states import IllegalTransitionError, JobState
@@ -120,3 +122,33 @@ async def test_only_the_fields_given_are_written(store: SqlJobRepository) -> Non
     assert (job.audio_seconds, job.image_url) == (3.0, "oss://a")
     job = await store.annotate(job, JobChanges(audio_seconds=None))  # set to None: written
     assert (job.audio_seconds, job.image_url) == (None, "oss://a")
+
+
+async def _submitted(
+    store: SqlJobRepository, task_id: str, account: str, *, guild_id: int = 1, own: bool = False
+) -> Job:
+    request = _request().model_copy(update={"guild_id": guild_id})
+    job = await store.create(request, Caps(), own_account=account if own else None)
+    for state in (JobState.PREPARING, JobState.QUEUED, JobState.SUBMITTING):
+        job = await store.transition(job, state, JobChanges(account=account))
+    changes = JobChanges(task_id=task_id, submitted_at=job.updated_at)
+    return await store.transition(job, JobState.SUBMITTED, changes)
+
+
+async def test_each_task_is_known_with_its_account_and_whose_account_it_is(
+    store: SqlJobRepository,
+) -> None:
+    first = await _submitted(store, "task-a", "acct-one")
+    await _submitted(store, "task-b", "acct-two")
+    await _submitted(store, "task-c", "own-5-acct-three", guild_id=5, own=True)
+    since = first.updated_at.replace(microsecond=0) - timedelta(seconds=1)
+    # An account's task list holds only its own tasks: settlement compares it with these.
+    assert set(await store.tasks_since(since, account="acct-one")) == {"task-a"}
+    assert set(await store.tasks_since(since, account="own-5-acct-three")) == {"task-c"}
+    assert await store.tasks_since(since + timedelta(hours=1), account="acct-one") == {}
+    # Whose account each ran on: the operator's (no own account) or a server's own.
+    assert await store.task_holders(since) == {
+        "task-a": TaskHolder(1, None),
+        "task-b": TaskHolder(1, None),
+        "task-c": TaskHolder(5, "own-5-acct-three"),
+    }
