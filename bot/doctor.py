@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import enum
 import io
+import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import aiohttp
 from PIL import Image
 
+from bot.jobs.account_tasks import SAME_ACCOUNT_WINDOW, account_task_ids
 from bot.jobs.pool import provider_accounts
 from bot.media.hosting import MediaHostError, open_media_host
 from bot.provider.client import DashScopeClient
@@ -117,7 +119,8 @@ class Doctor:
         return any(result.outcome is Outcome.FAIL for result in self.results)
 
     async def run(self) -> int:
-        """Settings, Discord token, DashScope key, media host, then the Discord permissions."""
+        """Settings, Discord token, DashScope keys (and that no two are of one account), media
+        host, then the Discord permissions."""
         settings = self.settings
         self.report(
             _pass(
@@ -131,6 +134,7 @@ class Doctor:
             base_url, where = await stack.enter_async_context(_provider_endpoint(settings))
             accounts = provider_accounts(settings)
             working: DashScopeClient | None = None
+            accepted: list[tuple[str, DashScopeClient]] = []
             for account in accounts:  # each account's key on its own
                 client = DashScopeClient(
                     session,
@@ -140,8 +144,11 @@ class Doctor:
                 )
                 name = "DashScope key" if len(accounts) == 1 else f"DashScope key ({account.label})"
                 key = await self._timed(name, self._check_key(client, where))
-                if key.outcome is Outcome.PASS and working is None:
-                    working = client
+                if key.outcome is Outcome.PASS:
+                    working = working or client
+                    accepted.append((account.label, client))
+            if len(accepted) > 1:
+                await self._timed("accounts", self._check_accounts_apart(accepted))
             if working is not None:
                 await self._timed("media host", self._check_media_host(working, session))
             else:
@@ -244,6 +251,35 @@ class Doctor:
             return _fail(name, f"{where}: {_provider_detail(error)}", fix)
         status = answer.output.task_status
         return _pass(name, f"accepted by {where} (probe task: {status})")
+
+    async def _check_accounts_apart(self, keys: list[tuple[str, DashScopeClient]]) -> Result:
+        """Keys of one Alibaba Cloud account share its one render slot, and the bot would count
+        one slot per key: two keys whose task lists share a task are of one account."""
+        name = "accounts"
+        listed: dict[str, frozenset[str]] = {}
+        for label, client in keys:
+            try:
+                listed[label] = await account_task_ids(client)
+            except ProviderError as error:
+                return _warn(name, f"not compared: {label}'s task list: {_provider_detail(error)}")
+        shared = [
+            f"{first} and {second}"
+            for (first, tasks), (second, others) in itertools.combinations(listed.items(), 2)
+            if tasks & others
+        ]
+        if shared:
+            return _fail(
+                name,
+                f"keys of one Alibaba Cloud account (their task lists share tasks): "
+                f"{'; '.join(shared)}",
+                "keep one key per account: the keys of an account share its one render slot",
+            )
+        unknown = sorted(label for label, tasks in listed.items() if not tasks)
+        detail = f"{len(listed)} accounts, no two sharing a task"
+        if unknown:
+            hours = SAME_ACCOUNT_WINDOW.total_seconds() / 3600
+            detail += f" ({', '.join(unknown)}: no task in the last {hours:.0f} h, not compared)"
+        return _pass(name, detail)
 
     async def _check_media_host(
         self, client: DashScopeClient, session: aiohttp.ClientSession

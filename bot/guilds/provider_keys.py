@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import aiohttp
 from pydantic import SecretStr
@@ -27,6 +27,7 @@ from bot.errors import UserFacingError
 from bot.guilds.repository import KeyConflict, NewKey, ProviderKeyRepository, StoredKey
 from bot.guilds.sql_keys import SqlProviderKeyRepository
 from bot.guilds.vault import KeyVault, SealedKeyError
+from bot.jobs.account_tasks import SAME_ACCOUNT_WINDOW, account_task_ids
 from bot.jobs.identity import ZONE_SLACK
 from bot.jobs.own_accounts import OwnKey, TaskHolder, own_account_name
 from bot.jobs.pool import SIMULATOR_KEY
@@ -36,7 +37,6 @@ from bot.messages import Mention, MessageKey, Moment, MomentStyle, UserMessage
 from bot.provider.accounts import file_keys, fingerprint
 from bot.provider.client import DashScopeClient
 from bot.provider.errors import ErrorKind, ProviderError
-from bot.provider.models import SYNTHESIS_MODEL
 from bot.settings import ProviderKind, Settings
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,6 @@ KEY_MIN_LENGTH = 8
 KEY_MAX_LENGTH = 200
 CHECK_TIMEOUT_SECONDS = 20.0  # the free call that tests a key, at most
 REASON_MAX_LENGTH = 300  # of the provider's message, as shown to the admin
-
-SAME_ACCOUNT_WINDOW = timedelta(hours=24)  # the key's account's tasks compared with the bot's
 
 KeyChecker = Callable[[SecretStr], Awaitable[frozenset[str]]]
 """Raises ProviderError when the provider refuses the key (or cannot be asked); otherwise
@@ -149,19 +147,13 @@ def probe_checker(
     async def check(key: SecretStr) -> frozenset[str]:
         client = DashScopeClient(session, base_url, key, timeout_seconds=timeout_seconds)
         await client.get_task(PROBE_TASK_ID)
-        now = utcnow()
         try:
             async with asyncio.timeout(timeout_seconds):
-                listing = await client.list_tasks(
-                    model=SYNTHESIS_MODEL,
-                    start=now - SAME_ACCOUNT_WINDOW - ZONE_SLACK,
-                    end=now + ZONE_SLACK,
-                )
+                return await account_task_ids(client)
         except (ProviderError, TimeoutError) as error:
             problem = error.reference if isinstance(error, ProviderError) else "timed out"
             log.info("a provider key's task list could not be read (%s)", problem)
             return frozenset()
-        return frozenset(task.task_id for task in listing.tasks)
 
     return check
 

@@ -6,10 +6,15 @@ import asyncio
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from bot.provider.accounts import fingerprint
+from tests.bot.simulator.conftest import FIXTURES, Client, tone_wav
+from tests.bot.simulator.test_tasks import Inputs, submit_ok
 from tests.conftest import API_KEY, BotFactory
 from tests.fake_discord import FakeDiscord
+from tests.support.e2e import accounts_simulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
@@ -91,3 +96,41 @@ async def test_doctor_reports_a_wrong_discord_token_with_its_fix(
     assert _line(lines, "DashScope key").startswith("✓ ")
     assert "nope" not in "\n".join(lines)
     _no_secrets(lines, discord_fake)
+
+
+async def test_doctor_finds_two_keys_of_one_account_by_their_task_lists(
+    bot_process: BotFactory, tmp_path: Path
+) -> None:
+    """Keys of one Alibaba Cloud account share its one render slot (the bot would count one
+    per key). The account's task list holds every key's tasks: two lists sharing one are one
+    account."""
+    one, spare, other = "sk-doctor-first-0001", "sk-doctor-first-0002", "sk-doctor-second-03"
+    async with (
+        accounts_simulator({"first": [one, spare], "second": [other]}) as simulator,
+        aiohttp.ClientSession() as http,
+    ):
+        client = Client(http, simulator, one)
+        portrait = (FIXTURES / "astronaut.png").read_bytes()
+        image = await client.upload("emo-v1", "portrait.png", portrait)
+        audio = await client.upload("emo-v1", "tone.wav", tone_wav(1))
+        await submit_ok(client, Inputs(image, audio))  # a task of the first account
+        base = {"DASHSCOPE_BASE_URL": simulator.base_url}
+        code, lines, err = await _doctor(
+            bot_process, tmp_path, DASHSCOPE_API_KEY=f"{one},{spare},{other}", **base
+        )
+        apart, apart_lines, apart_err = await _doctor(
+            bot_process, tmp_path, DASHSCOPE_API_KEY=f"{one},{other}", **base
+        )
+    assert code == 1, (lines, err)
+    line = _line(lines, "accounts")
+    assert line.startswith("✗ "), line
+    assert f"{fingerprint(one)} and {fingerprint(spare)}" in line
+    assert fingerprint(other) not in line
+    assert "keep one key per account" in line
+    # Two accounts, one without a task in the window: passed, saying what was not compared.
+    assert apart == 0, (apart_lines, apart_err)
+    line = _line(apart_lines, "accounts")
+    assert line.startswith("✓ accounts: 2 accounts, no two sharing a task"), line
+    assert f"({fingerprint(other)}: no task in the last 24 h, not compared)" in line
+    for text in ("\n".join(lines), "\n".join(apart_lines), err, apart_err):
+        assert all(key not in text for key in (one, spare, other))
