@@ -333,7 +333,13 @@ async def test_two_shards_share_a_servers_own_key_and_one_takes_it_over_when_the
         await fake.invoke_slash(
             "emo animate", user_id=user, channel_id=channel, attachments=attachments(fixtures)
         )
-    await until(lambda: len(simulator.submissions) == 2, "both renders to start")
+    # Killed mid-render: once both task ids are stored. (Killed between a task's creation and
+    # its id's write, the job is settled from the task list instead: tests/bot/jobs.)
+    await until(
+        lambda: [("submitted" in h) for h in job_histories(bots[0])] == [True, True],
+        "both renders to start, their task ids stored",
+    )
+    assert len(simulator.submissions) == 2
     await bots[holder].stop(signal.SIGKILL)
     survivor = bots[1 - holder]
     await until(
